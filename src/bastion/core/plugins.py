@@ -1,0 +1,103 @@
+"""Plug-in protocols and the registry that finds them.
+
+Each plug-in kind is one small protocol, so adding a scanner is one file plus one
+entry point. Third parties register theirs under the same entry-point groups in
+their own package metadata; Bastion's built-ins are registered the same way in
+its `pyproject.toml`, so there is exactly one discovery path.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from functools import cache
+from importlib.metadata import entry_points
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+from bastion.core.types import Asset, Finding, Rule
+
+SCANNERS = "bastion.scanners"
+RENDERERS = "bastion.renderers"
+RECOGNIZERS = "bastion.recognizers"
+GUARDS = "bastion.guards"
+
+
+@dataclass(slots=True)
+class ScanTarget:
+    """One file handed to scanners.
+
+    `head` holds the first bytes (already read by the walker) so that most
+    `applies` checks cost no extra I/O. `asset` is what discovery identified,
+    when it identified something.
+    """
+
+    path: Path
+    relpath: str
+    size: int
+    head: bytes
+    asset: Asset | None = None
+    project: str = "default"
+    options: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def uri(self) -> str:
+        return self.relpath
+
+
+@runtime_checkable
+class Scanner(Protocol):
+    """An artifact scanner: looks at one file, yields findings.
+
+    `scan` must never execute or deserialize the artifact, and must turn what it
+    cannot parse into a finding rather than an exception (fail closed). An
+    exception escaping `scan` is still caught by the orchestrator and recorded as
+    a `scan.error` finding, but a scanner should say more than that.
+    """
+
+    name: str
+    rules: Mapping[str, Rule]
+
+    def applies(self, target: ScanTarget) -> bool: ...
+
+    def scan(self, target: ScanTarget) -> Iterable[Finding]: ...
+
+
+class PluginError(RuntimeError):
+    pass
+
+
+@cache
+def _load_group(group: str) -> tuple[tuple[str, Any], ...]:
+    loaded: list[tuple[str, Any]] = []
+    for ep in sorted(entry_points(group=group), key=lambda e: e.name):
+        try:
+            obj = ep.load()
+        except Exception as exc:  # a broken third-party plug-in must not hide the others
+            raise PluginError(f"plug-in {ep.name!r} ({ep.value}) failed to load: {exc}") from exc
+        loaded.append((ep.name, obj() if isinstance(obj, type) else obj))
+    return tuple(loaded)
+
+
+def scanners(names: Iterable[str] | None = None) -> list[Scanner]:
+    """The registered scanners, optionally restricted to `names`."""
+    found = dict(_load_group(SCANNERS))
+    if names is None:
+        return list(found.values())
+    wanted = list(names)
+    missing = [n for n in wanted if n not in found]
+    if missing:
+        raise PluginError(f"unknown scanner(s): {', '.join(missing)}; known: {', '.join(found)}")
+    return [found[n] for n in wanted]
+
+
+def plugins(group: str) -> dict[str, Any]:
+    """All plug-ins of one group, by entry-point name."""
+    return dict(_load_group(group))
+
+
+def all_rules() -> dict[str, Rule]:
+    rules: dict[str, Rule] = {}
+    for scanner in scanners():
+        rules.update(scanner.rules)
+    return rules
