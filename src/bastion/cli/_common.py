@@ -17,6 +17,8 @@ import typer
 from rich.console import Console
 
 from bastion.core.config import ConfigError, Settings, load_settings
+from bastion.core.policy import Policy, load_policy
+from bastion.core.types import Severity
 
 if TYPE_CHECKING:
     from bastion.core.store import Store
@@ -68,6 +70,12 @@ class State:
                 fail(str(exc))
         return self._store
 
+    def policy(self, path: Path | None = None, fail_on: Severity | None = None) -> Policy:
+        """The active policy: `--fail-on` beats the policy file, which beats `bastion.toml`."""
+        policy_file = path or self.settings.policy
+        override = fail_on or (None if policy_file else self.settings.fail_on)
+        return load_policy(policy_file, fail_on=override)
+
     def close(self) -> None:
         if self._store is not None:
             self._store.close()
@@ -86,7 +94,14 @@ def user_errors() -> Iterator[None]:
     """Turn expected input errors into a one-line message and exit code 2."""
     try:
         yield
-    except (UserError, ConfigError, FileNotFoundError, NotADirectoryError, PermissionError, ValueError) as exc:
+    except (
+        UserError,
+        ConfigError,
+        FileNotFoundError,
+        NotADirectoryError,
+        PermissionError,
+        ValueError,
+    ) as exc:
         fail(_one_line(exc))
 
 

@@ -21,7 +21,11 @@ app = typer.Typer(
 
 # One module per command group; each exposes `register(app: typer.Typer) -> None`.
 _COMMANDS = (
+    "bastion.cli.audit",
     "bastion.cli.config",
+    "bastion.cli.controls",
+    "bastion.cli.demo",
+    "bastion.cli.scan",
 )
 
 

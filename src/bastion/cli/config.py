@@ -16,7 +16,9 @@ def register(app: typer.Typer) -> None:
 
     @group.command("show")
     @command
-    def show(as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output")] = False) -> None:
+    def show(
+        as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output")] = False,
+    ) -> None:
         """Print the effective settings (file + environment + flags), secrets masked."""
         data = state.settings.redacted()
         if as_json:

@@ -13,9 +13,12 @@ from dataclasses import dataclass, field
 from functools import cache
 from importlib.metadata import entry_points
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from bastion.core.types import Asset, Finding, Rule
+
+if TYPE_CHECKING:
+    from bastion.core.report_model import ScanReport
 
 SCANNERS = "bastion.scanners"
 RENDERERS = "bastion.renderers"
@@ -61,6 +64,22 @@ class Scanner(Protocol):
     def applies(self, target: ScanTarget) -> bool: ...
 
     def scan(self, target: ScanTarget) -> Iterable[Finding]: ...
+
+
+@runtime_checkable
+class Renderer(Protocol):
+    """A report renderer: writes one `ScanReport` as one file (JSON, SARIF, HTML, ...).
+
+    `render` writes to `out` (a file path, or a folder in which it picks
+    ``report<suffix>``) and returns the path written. Renderers must treat every
+    string in the report as hostile (evidence, titles, paths come from scanned
+    files) and escape it for their format.
+    """
+
+    name: str
+    suffix: str
+
+    def render(self, report: ScanReport, out: Path) -> Path: ...
 
 
 class PluginError(RuntimeError):

@@ -20,7 +20,7 @@ def mask(value: str, *, keep_start: int = 0, keep_end: int = 4, min_hidden: int 
         keep_end = max(0, min(keep_end, (n - max(min_hidden, (n + 1) // 2)) // 2))
         keep_start = max(0, min(keep_start, n - max(min_hidden, (n + 1) // 2) - keep_end))
     hidden = n - keep_start - keep_end
-    return f"{value[:keep_start]}{'*' * hidden}{value[n - keep_end:] if keep_end else ''}"
+    return f"{value[:keep_start]}{'*' * hidden}{value[n - keep_end :] if keep_end else ''}"
 
 
 def describe_secret(value: str, kind: str) -> str:

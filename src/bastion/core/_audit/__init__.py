@@ -1,0 +1,1 @@
+"""Implementation of the tamper-evident audit log; the public surface is `bastion.core.audit`."""

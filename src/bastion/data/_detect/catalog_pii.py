@@ -1,0 +1,178 @@
+"""The built-in PII patterns.
+
+Every regex here is written for both RE2 and Hyperscan: no look-around, no
+back-references. Scores follow one scale: 0.85+ for a validated, distinctive
+shape; 0.5-0.7 for a shape that validators only partly confirm; 0.4 (below the
+default threshold) for shapes that collide with ordinary numbers and so need a
+context word (`context_score`) to be reported.
+"""
+
+from __future__ import annotations
+
+from bastion.data._detect.model import Pattern
+
+_SEP = r"[ .-]?"
+
+SSN_CTX = ("ssn", "social security", "social sec", "ss#", "ss #", "ssn#")
+_TAX_CTX = ("tax", "tin", "taxpayer")
+
+
+def _p(name: str, entity_type: str, regex: str, score: float, **kw: object) -> Pattern:
+    return Pattern(name=name, entity_type=entity_type, regex=regex, score=score, kind="pii", **kw)  # type: ignore[arg-type]
+
+
+PII_PATTERNS: tuple[Pattern, ...] = (
+    _p("email", "EMAIL_ADDRESS",
+       r"\b[A-Za-z0-9][A-Za-z0-9._%+-]{0,63}@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.){1,8}[A-Za-z]{2,24}\b",
+       0.9, context=("email", "e-mail", "mail", "contact"), context_score=1.0),
+    _p("phone_intl", "PHONE_NUMBER", r"\+\d{1,3}(?:[ .-]?\(?\d{1,4}\)?){1,2}(?:[ .-]?\d{2,4}){1,4}(?:\s?(?:x|ext\.?)\s?\d{1,5})?\b",
+       0.75, validator="phone", context=("phone", "tel", "mobile", "cell", "call", "fax", "whatsapp", "contact"),
+       context_score=0.95),
+    _p("phone_nanp", "PHONE_NUMBER",
+       r"(?:\b1[ .-]?)?(?:\(\d{3}\)\s?|\b\d{3}[ .-])\d{3}[ .-]\d{4}(?:\s?(?:x|ext\.?)\s?\d{1,5})?\b",
+       0.7, validator="phone", context=("phone", "tel", "mobile", "cell", "call", "fax", "contact", "reach"),
+       context_score=0.95),
+    _p("phone_national", "PHONE_NUMBER", r"(?:\(0\d{1,4}\)|\b0\d{1,4})[ -]?\d{2,4}(?:[ -]?\d{2,4}){1,3}\b",
+       0.55, validator="phone", context=("phone", "tel", "telefon", "téléphone", "mobile", "handy", "portable",
+                                         "móvil", "cell", "call", "fax"), context_score=0.9),
+    _p("phone_digits", "PHONE_NUMBER", r"\b\d{10,11}\b", 0.3, validator="phone",
+       context=("phone", "tel", "mobile", "cell", "call me", "fax"), context_score=0.8),
+    _p("credit_card", "CREDIT_CARD",
+       r"\b(?:\d{4}[ -]?\d{4}[ -]?\d{4}[ -]?\d{1,7}|\d{4}[ -]?\d{6}[ -]?\d{4,5})\b",
+       0.9, validator="credit_card", context=("card", "credit", "visa", "mastercard", "amex", "cc", "payment"),
+       context_score=1.0),
+    _p("iban", "IBAN_CODE", r"\b[A-Z]{2}\d{2}(?:[ ]?[A-Z0-9]{4}){2,7}(?:[ ]?[A-Z0-9]{1,3})?\b", 0.95,
+       validator="iban"),
+    _p("ipv4", "IP_ADDRESS",
+       r"\b(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\b",
+       0.8, validator="ipv4", context=("ip", "address", "host", "server", "client"), context_score=0.95),
+    _p("ipv6", "IP_ADDRESS", r"(?:^|[^0-9A-Za-z:.])((?:[0-9A-Fa-f]{0,4}:){2,7}[0-9A-Fa-f]{0,4})", 0.8,
+       validator="ipv6", context=("ip", "ipv6", "address", "host"), context_score=0.95),
+    _p("mac", "MAC_ADDRESS",
+       r"\b(?:[0-9A-Fa-f]{2}(?::[0-9A-Fa-f]{2}){5}|[0-9A-Fa-f]{2}(?:-[0-9A-Fa-f]{2}){5}"
+       r"|[0-9A-Fa-f]{4}\.[0-9A-Fa-f]{4}\.[0-9A-Fa-f]{4})\b",
+       0.8, validator="mac", context=("mac", "hardware", "ethernet", "wifi", "device"), context_score=0.95),
+    _p("url", "URL", r"\b(?:https?|ftp)://[^\s<>\"'`]{3,}", 0.6,
+       context=("url", "link", "website", "site", "visit"), context_score=0.8),
+    _p("url_www", "URL", r"\bwww\.[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63}){1,6}(?:/[^\s<>\"'`]{0,})?", 0.55,
+       context=("url", "link", "website", "site", "visit"), context_score=0.8),
+    _p("btc", "CRYPTO_BTC_ADDRESS", r"\b(?:[13][1-9A-HJ-NP-Za-km-z]{25,34}|bc1[02-9ac-hj-np-z]{11,71})\b", 0.95,
+       validator="btc_address"),
+    _p("ltc", "CRYPTO_LTC_ADDRESS", r"\b(?:[LM][1-9A-HJ-NP-Za-km-z]{26,33}|ltc1[02-9ac-hj-np-z]{11,71})\b", 0.95,
+       validator="ltc_address"),
+    _p("eth", "CRYPTO_ETH_ADDRESS", r"\b0x[0-9a-fA-F]{40}\b", 0.85, validator="eth_address",
+       context=("eth", "ethereum", "wallet", "address", "send"), context_score=0.95),
+    _p("xmr", "CRYPTO_XMR_ADDRESS", r"\b4[0-9AB][1-9A-HJ-NP-Za-km-z]{93}\b", 0.7,
+       context=("monero", "xmr", "wallet"), context_score=0.95),
+    _p("dob_numeric", "DATE_OF_BIRTH", r"\b(?:\d{4}[-/.]\d{1,2}[-/.]\d{1,2}|\d{1,2}[-/.]\d{1,2}[-/.]\d{4})\b", 0.3,
+       validator="birth_date", context=("born", "birth", "dob", "d.o.b", "birthday", "geboren", "né le", "née le",
+                                        "nacimiento", "nato il", "nata il", "age"), context_score=0.85),
+    _p("dob_text", "DATE_OF_BIRTH",
+       r"\b(?:\d{1,2}(?:st|nd|rd|th)?\s+(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[a-z]{0,6}\.?,?\s+\d{4}"
+       r"|(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[a-z]{0,6}\.?\s+\d{1,2}(?:st|nd|rd|th)?,?\s+\d{4})\b",
+       0.3, validator="birth_date", context=("born", "birth", "dob", "d.o.b", "birthday"), context_score=0.85),
+    _p("street_en", "STREET_ADDRESS",
+       r"\b\d{1,5}[A-Za-z]?\s+(?:[A-Z][A-Za-z'.-]+\s+){1,4}(?:Street|St|Avenue|Ave|Road|Rd|Boulevard|Blvd|Lane|Ln"
+       r"|Drive|Dr|Court|Ct|Way|Place|Pl|Terrace|Ter|Circle|Cir|Parkway|Pkwy|Square|Sq|Highway|Hwy|Trail|Trl"
+       r"|Crescent|Close|Alley|Loop|Plaza|Ridge|Row|Walk|Point|Pike|Heights|Grove|Gardens|Creek|Crossing|Mews"
+       r"|Hill|Hills|Park|Port|Station|Village|Mill|Mills|Pass|Path|Shore|Shores|Springs|Summit|Valley|View"
+       r"|Vista|Well|Wells|Spur|Run|Ranch|Lake|Lakes|Landing|Junction|Island|Harbor|Haven|Green|Glen|Gateway"
+       r"|Forest|Fields|Estates|Cove|Corner|Common|Camp|Brook|Branch|Bridge|Bypass|Burg|Expressway|Fork"
+       r"|Freeway|Manor|Meadow|Meadows|Oval|Orchard|Radial|Route|Stravenue|Throughway|Track|Trafficway|Tunnel"
+       r"|Turnpike|Underpass|Union|Viaduct|Ville|Ways|Motorway|Ramp|Falls|Ferry|Flat|Flats|Ford|Fort|Knoll"
+       r"|Knolls|Mount|Mountain|Neck|Parks|Plain|Plains|Prairie|Rapid|Rapids|Rest|Shoal|Shoals|Skyway|Spring"
+       r"|Stream|Locks|Lodge|Light|Lights|Key|Keys|Isle|Inlet|Hollow|Garden|Extension|Dale|Dam|Divide|Crest"
+       r"|Cliff|Cliffs|Club|Causeway|Center|Centre|Canyon|Cape|Bottom|Bluff|Bluffs|Bend|Beach|Burgs|Curve"
+       r"|Crossroad|Course|Courts|Alley|Anex|Arcade|Loaf|Lock|Points|Ports|Rue|Via|Square|Overpass)\.?"
+       r"(?:,?\s+(?:Apt\.?|Suite|Unit|Ste\.?|#)\s*[A-Za-z0-9-]{1,6})?\b",
+       0.7, context=("address", "live", "lives", "located", "ship", "deliver", "mail", "street", "resides"),
+       context_score=0.9),
+    _p("street_de", "STREET_ADDRESS",
+       r"\b[A-ZÄÖÜ][a-zäöüß]{1,30}(?:[ -][A-ZÄÖÜ][a-zäöüß]{1,30}){0,2}(?:straße|strasse|str\.|weg|platz|allee"
+       r"|gasse|ring|damm|ufer|chaussee|steig|pfad|stieg| Straße| Weg| Platz| Allee| Gasse)\s+\d{1,4}[a-z]?\b",
+       0.7, context=("adresse", "wohnt", "anschrift", "address"), context_score=0.9),
+    _p("street_fr", "STREET_ADDRESS",
+       r"\b\d{1,4}(?:\s?(?:bis|ter))?,?\s+(?:rue|avenue|av\.|boulevard|bd|place|chemin|allée|impasse|quai|route"
+       r"|cours|passage)\s+(?:de la |de l'|du |des |de |d')?[A-ZÉÈ][A-Za-zÀ-ÿ'-]{1,30}(?:\s[A-ZÉÈ][A-Za-zÀ-ÿ'-]{1,30}){0,3}",
+       0.7, context=("adresse", "habite", "domicile", "address"), context_score=0.9),
+    _p("street_es", "STREET_ADDRESS",
+       r"\b(?:Calle|C/|Avenida|Avda\.|Av\.|Paseo|Plaza|Camino|Carrera|Ronda|Travesía|Via|Viale|Piazza|Corso"
+       r"|Largo)\s+(?:de la |del |de |di |della )?[A-ZÁÉÍÓÚÑ][A-Za-zÀ-ÿ'-]{1,30}(?:\s[A-ZÁÉÍÓÚÑ][A-Za-zÀ-ÿ'-]{1,30}){0,3},?"
+       r"\s+(?:n\.?º?\s*)?\d{1,4}\b",
+       0.7, context=("dirección", "domicilio", "indirizzo", "address"), context_score=0.9),
+    _p("gps", "GPS_COORDINATES",
+       r"[-+]?(?:[1-8]?\d\.\d{3,8}|90\.0{3,8})\s*,\s*[-+]?(?:180\.0{3,8}|(?:1[0-7]\d|[1-9]?\d)\.\d{3,8})\b", 0.6,
+       context=("lat", "lon", "lng", "coordinates", "gps", "location", "geo"), context_score=0.9),
+    _p("us_ssn", "US_SSN", r"\b\d{3}[- ]\d{2}[- ]\d{4}\b", 0.85, validator="us_ssn", context=SSN_CTX,
+       context_score=1.0),
+    _p("us_ssn_plain", "US_SSN", r"\b\d{9}\b", 0.3, validator="us_ssn", context=SSN_CTX, context_score=0.85),
+    _p("us_itin", "US_ITIN", r"\b9\d{2}[- ]?(?:5\d|6[0-5]|7\d|8[0-8]|9[0-24-9])[- ]?\d{4}\b", 0.8,
+       validator="us_itin", context=("itin", "individual taxpayer", *_TAX_CTX), context_score=1.0),
+    _p("us_passport", "US_PASSPORT", r"\b[A-Z]?\d{9}\b", 0.2, context=("passport", "passport no", "passport#"),
+       context_score=0.8),
+    _p("us_driver_license", "US_DRIVER_LICENSE", r"\b(?:[A-Z]\d{4,14}|[A-Z]{2}\d{5,7}|\d{7,9}|[A-Z]\d{3}-\d{4}-\d{4})\b",
+       0.2, context=("driver", "license", "licence", "dl#", "dln", "driving"), context_score=0.75),
+    _p("us_routing", "US_BANK_ROUTING", r"\b\d{9}\b", 0.3, validator="aba_routing",
+       context=("routing", "aba", "rtn", "transit"), context_score=0.9),
+    _p("us_ein", "US_EIN", r"\b\d{2}-\d{7}\b", 0.3, context=("ein", "employer identification", "fein", "tax id"),
+       context_score=0.85),
+    _p("us_npi", "US_NPI", r"\b[12]\d{9}\b", 0.3, validator="us_npi", context=("npi", "provider"),
+       context_score=0.9),
+    _p("us_mbi", "US_MBI",
+       r"\b[1-9][AC-HJKMNP-RT-Y][AC-HJKMNP-RT-Y0-9]\d-?[AC-HJKMNP-RT-Y][AC-HJKMNP-RT-Y0-9]\d-?[AC-HJKMNP-RT-Y]{2}\d{2}\b",
+       0.6, context=("medicare", "mbi", "beneficiary"), context_score=0.95),
+    _p("uk_nhs", "UK_NHS", r"\b\d{3}[- ]?\d{3}[- ]?\d{4}\b", 0.35, validator="uk_nhs",
+       context=("nhs", "health service", "national health"), context_score=0.95),
+    _p("uk_nino", "UK_NINO", r"\b[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z] ?\d{2} ?\d{2} ?\d{2} ?[A-D]\b", 0.85,
+       validator="uk_nino", context=("national insurance", "nino", "ni number"), context_score=1.0),
+    _p("uk_postcode", "UK_POSTCODE", r"\b[A-Z]{1,2}\d[A-Z\d]? ?\d[ABD-HJLNP-UW-Z]{2}\b", 0.45,
+       context=("postcode", "post code", "london", "uk", "united kingdom", "england"), context_score=0.8),
+    _p("de_tax_id", "DE_TAX_ID", r"\b\d{2} ?\d{3} ?\d{3} ?\d{3}\b", 0.6, validator="de_tax_id",
+       context=("steuer", "idnr", "identifikationsnummer", "tax"), context_score=0.95),
+    _p("fr_nir", "FR_NIR",
+       r"\b[12] ?\d{2} ?(?:0[1-9]|1[0-2]|[2-9]\d) ?(?:\d{2}|2[ABab]) ?\d{3} ?\d{3} ?\d{2}\b", 0.85,
+       validator="fr_nir", context=("sécurité sociale", "securite sociale", "nir", "insee"), context_score=1.0),
+    _p("es_dni", "ES_DNI", r"\b\d{8}-?[A-Z]\b", 0.85, validator="es_dni", context=("dni", "nif", "documento"),
+       context_score=1.0),
+    _p("es_nie", "ES_NIE", r"\b[XYZ]-?\d{7}-?[A-Z]\b", 0.85, validator="es_nie", context=("nie", "extranjero"),
+       context_score=1.0),
+    _p("it_fiscal_code", "IT_FISCAL_CODE", r"\b[A-Z]{6}\d{2}[A-EHLMPR-T]\d{2}[A-Z]\d{3}[A-Z]\b", 0.9,
+       validator="it_fiscal_code", case_insensitive=False),
+    _p("nl_bsn", "NL_BSN", r"\b(?:\d{9}|\d{4}\.\d{2}\.\d{3}|\d{3} \d{3} \d{3})\b", 0.35, validator="nl_bsn",
+       context=("bsn", "burgerservicenummer", "sofinummer"), context_score=0.95),
+    _p("in_aadhaar", "IN_AADHAAR", r"\b[2-9]\d{3}[ -]?\d{4}[ -]?\d{4}\b", 0.6, validator="aadhaar",
+       context=("aadhaar", "aadhar", "uidai", "uid"), context_score=1.0),
+    _p("in_pan", "IN_PAN", r"\b[A-Z]{3}[ABCFGHLJPTE][A-Z]\d{4}[A-Z]\b", 0.75, validator="in_pan",
+       context=("pan", "permanent account", "income tax"), context_score=0.95),
+    _p("ca_sin", "CA_SIN", r"\b\d{3}[- ]\d{3}[- ]\d{3}\b", 0.55, validator="ca_sin",
+       context=("sin", "social insurance", "nas"), context_score=0.95),
+    _p("au_tfn", "AU_TFN", r"\b\d{3} ?\d{3} ?\d{2,3}\b", 0.3, validator="au_tfn",
+       context=("tfn", "tax file"), context_score=0.9),
+    _p("au_abn", "AU_ABN", r"\b\d{2} ?\d{3} ?\d{3} ?\d{3}\b", 0.35, validator="au_abn",
+       context=("abn", "australian business"), context_score=0.95),
+    _p("au_medicare", "AU_MEDICARE", r"\b[2-6]\d{3} ?\d{5} ?\d(?:-?\d)?\b", 0.3, validator="au_medicare",
+       context=("medicare",), context_score=0.9),
+    _p("sg_nric", "SG_NRIC", r"\b[STFGM]\d{7}[A-Z]\b", 0.85, validator="sg_nric",
+       context=("nric", "fin", "singapore"), context_score=1.0),
+    _p("br_cpf", "BR_CPF", r"\b\d{3}\.\d{3}\.\d{3}-\d{2}\b", 0.9, validator="br_cpf", context=("cpf",),
+       context_score=1.0),
+    _p("br_cpf_plain", "BR_CPF", r"\b\d{11}\b", 0.3, validator="br_cpf", context=("cpf",), context_score=0.9),
+    _p("br_cnpj", "BR_CNPJ", r"\b\d{2}\.\d{3}\.\d{3}/\d{4}-\d{2}\b", 0.9, validator="br_cnpj"),
+    _p("pl_pesel", "PL_PESEL", r"\b\d{11}\b", 0.3, validator="pl_pesel", context=("pesel",), context_score=0.95),
+    _p("se_personnummer", "SE_PERSONNUMMER", r"\b(?:19|20)?\d{6}[-+]\d{4}\b", 0.5, validator="se_personnummer",
+       context=("personnummer", "personal identity"), context_score=0.95),
+    _p("fi_hetu", "FI_HETU", r"\b\d{6}[-+A-FU-Y]\d{3}[0-9A-Y]\b", 0.85, validator="fi_hetu",
+       context=("henkilötunnus", "hetu"), context_score=1.0),
+    _p("za_id", "ZA_ID", r"\b\d{13}\b", 0.3, validator="za_id", context=("south africa", "id number", "rsa id"),
+       context_score=0.85),
+    _p("cn_resident_id", "CN_RESIDENT_ID", r"\b\d{17}[\dXx]\b", 0.8, validator="cn_resident_id",
+       context=("身份证", "resident identity", "citizen id"), context_score=0.95),
+    _p("imei", "IMEI", r"\b\d{2}[- ]?\d{6}[- ]?\d{6}[- ]?\d\b", 0.3, validator="imei", context=("imei", "device"),
+       context_score=0.9),
+    _p("vin", "VIN", r"\b[A-HJ-NPR-Z0-9]{17}\b", 0.75, validator="vin", context=("vin", "vehicle", "chassis"),
+       context_score=0.95),
+    _p("swift_bic", "SWIFT_BIC", r"\b[A-Z]{6}[A-Z0-9]{2}(?:[A-Z0-9]{3})?\b", 0.2, validator="swift_bic",
+       context=("swift", "bic"), context_score=0.85),
+    _p("mx_curp", "MX_CURP", r"\b[A-Z][AEIOUX][A-Z]{2}\d{6}[HM][A-Z]{5}[A-Z0-9]\d\b", 0.85,
+       context=("curp",), context_score=1.0),
+)  # fmt: skip

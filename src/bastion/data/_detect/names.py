@@ -1,0 +1,156 @@
+"""The offline names-and-places layer: gazetteers plus capitalisation and context rules.
+
+Person names and places have no checksum, so patterns alone cannot find them. This
+layer ships its data inside the package (name lists derived from Faker, MIT; places
+from GeoNames, CC BY 4.0; see `evals/detect/build_gazetteer.py`), so it needs no
+model download and adds ~1 MB of memory. It finds capitalised token runs and
+labels a run PERSON when it starts with a known first name (or an honorific, or
+follows a naming phrase) and LOCATION when it matches a known place. It is a
+recall floor, not an NER model: its recall is reported separately by the eval.
+"""
+
+from __future__ import annotations
+
+import gzip
+import re
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+
+from bastion.data._detect.model import Entity
+
+_TOKEN = re.compile(r"[A-ZÀ-ÖØ-Þ][a-zß-öø-ÿ]+(?:[-'’][A-ZÀ-ÖØ-Þa-zß-öø-ÿ][a-zß-öø-ÿ]+)?|[A-Z]\.")
+_HONORIFICS = frozenset(
+    "Mr Mrs Ms Miss Mx Dr Prof Sir Dame Lady Lord Madam Herr Frau Mme Mlle Monsieur Madame Sr Sra Srta Don "
+    "Doña Signor Signora Dott Mr. Mrs. Ms. Dr. Prof.".split()
+)
+_NAME_CUES = ("name is", "named", "called", "dear", "hi ", "hello", "thanks", "regards", "signed", "contact",
+              "patient", "customer", "employee", "client", "user", "mr", "ms", "by ", "from ", "with ", "cc:",
+              "name:", "to:", "attn")  # fmt: skip
+# Capitalised words that are names or places but far more often something else.
+_COMMON = frozenset(
+    """The This That These Those There Then They Their Them What When Where Which While Who Why How And But Or
+    If In On At By For From To With Without Of Off Out Over Under Up Down Into Onto Upon About Above After Again
+    Against All Also Am An Any Are As Be Because Been Before Being Below Between Both Can Could Did Do Does Each
+    Few Further Had Has Have He Her Here Hers Him His I Is It Its Just Me More Most My No Nor Not Now Only Other
+    Our Ours Own Same She Should So Some Such Than Too Very Was We Were Will Would You Your Yours Yes Please
+    Thanks Thank Hello Hi Dear Best Regards Sincerely Monday Tuesday Wednesday Thursday Friday Saturday Sunday
+    January February March April May June July August September October November December Today Tomorrow
+    Yesterday Mark Bill Grant Will Max Van Del Christian Young King Page Rose Lily Hope Faith Joy Summer Dawn
+    Chase Hunter Hall Street Road Avenue North South East West Central New Old Great Little Long Park Lake
+    Hill Bay Port Mount Saint San Santa Green White Black Brown Gray Grey Golden Silver Royal Union Victoria
+    Georgia Washington Jordan Israel Chad Ada Ruby Pearl Ivy Holly Iris Violet Amber Crystal Angel Paris
+    Florence Sydney Austin Dallas Orlando Phoenix Houston Lincoln Jackson Madison Charlotte Berkeley Eugene
+    Note Notes Date Name Address Email Phone Card Number Account Customer Patient Order Total Subject Re Fwd
+    Error Warning Info Debug Test Example Sample Data File Line Code Model Dataset Table Column Value Type
+    Key Token Secret Password User Admin Server Client Host Port Version Release Python Java Rust Go Ruby
+    Mobile Reading Bath Nice Split Bar Man Of Enterprise Independence Liberty Commerce Industry Progress
+    Providence Concord Hope Unity Harmony Opportunity Surprise Pleasant Fairfield Springfield Riverside
+    Franklin Clinton Salem Marion Warren Troy Auburn Kent Essex Orange Media Goes Best Sale Sales Boston
+    Cambridge Oxford Manchester Birmingham Wellington Richmond Hamilton Aurora Eden Sherman Logan Carmel
+    Celebration Aldi Lidl Google Apple Amazon Microsoft Meta Tesla Intel Oracle Cisco""".split()
+)
+_PLACE_OK_COMMON = frozenset(
+    "Paris Georgia Washington Jordan Israel Chad Victoria Sydney Austin Dallas Orlando Phoenix Houston Boston "
+    "Cambridge Oxford Manchester Birmingham Wellington Richmond Hamilton Florence Berkeley".split()
+)
+
+
+@cache
+def _load(name: str) -> frozenset[str]:
+    ref = resources.files("bastion.data._detect") / "resources" / name
+    with ref.open("rb") as raw, gzip.open(raw, "rt", encoding="utf-8") as fh:
+        return frozenset(line.strip() for line in fh if line.strip())
+
+
+@dataclass(frozen=True)
+class NamesLayer:
+    first: frozenset[str]
+    last: frozenset[str]
+    places: frozenset[str]
+    max_place_tokens: int = 4
+
+    @classmethod
+    def load(cls) -> NamesLayer | None:
+        try:
+            first, last, places = (_load(n) for n in ("first_names.txt.gz", "last_names.txt.gz", "places.txt.gz"))
+        except (FileNotFoundError, OSError, ModuleNotFoundError):
+            return None
+        places = frozenset(p for p in places if p not in _COMMON or p in _PLACE_OK_COMMON)
+        return cls(first=first, last=last, places=places)
+
+    def find(self, text: str) -> list[Entity]:
+        tokens = [(m.start(), m.end(), m.group()) for m in _TOKEN.finditer(text)]
+        out: list[Entity] = []
+        i = 0
+        n = len(tokens)
+        while i < n:
+            # a run: tokens separated by exactly one space (or ". " after an initial)
+            j = i + 1
+            while j < n and tokens[j][0] - tokens[j - 1][1] == 1 and text[tokens[j - 1][1]] == " ":
+                j += 1
+            self._run(text, tokens[i:j], out)
+            i = j
+        return out
+
+    def _run(self, text: str, run: list[tuple[int, int, str]], out: list[Entity]) -> None:
+        k = 0
+        while k < len(run):
+            s, _e, tok = run[k]
+            bare = tok.rstrip(".")
+            # places first when the run matches a known multi-token place exactly
+            for width in range(min(self.max_place_tokens, len(run) - k), 0, -1):
+                cand = " ".join(t[2] for t in run[k : k + width])
+                if cand in self.places and (width > 1 or bare not in self.first or bare not in self.last):
+                    if width == 1 and tok in _COMMON and tok not in _PLACE_OK_COMMON:
+                        continue
+                    before = text[max(0, s - 12) : s].lower()
+                    score = 0.8 if width > 1 or any(w in before for w in (" in ", " from ", " to ", " at ", "near ")) else 0.65
+                    out.append(self._entity("LOCATION", s, run[k + width - 1][1], text, score, f"gazetteer=places({width})"))
+                    k += width
+                    break
+            else:
+                k = self._person(text, run, k, out)
+
+    def _person(self, text: str, run: list[tuple[int, int, str]], k: int, out: list[Entity]) -> int:
+        s, e, tok = run[k]
+        honorific = tok in _HONORIFICS or tok.rstrip(".") in _HONORIFICS
+        start_k = k + 1 if honorific else k
+        if start_k >= len(run):
+            return k + 1
+        first = run[start_k][2]
+        is_first = first in self.first
+        if not (honorific or is_first):
+            return k + 1
+        j = start_k + 1
+        known_last = False
+        while j < len(run) and j - start_k < 4:
+            t = run[j][2]
+            if t in self.last or t in self.first or (len(t) == 2 and t.endswith(".")):
+                known_last = known_last or t in self.last
+                j += 1
+            elif t not in _COMMON and t not in self.places:
+                j += 1
+            else:
+                break
+        span_s, span_e = run[start_k][0], run[j - 1][1]
+        before = text[max(0, s - 24) : s].lower()
+        cue = any(c in before for c in _NAME_CUES)
+        if j - start_k >= 2:
+            score = 0.9 if (known_last or honorific) else 0.75
+            why = "gazetteer=first+last" if known_last else "gazetteer=first+capitalised"
+        elif honorific:
+            score, why = 0.8, "honorific"
+        elif first in _COMMON:
+            return j
+        else:
+            score, why = (0.7, "gazetteer=first;context") if cue else (0.55, "gazetteer=first")
+        if honorific:
+            why += ";honorific"
+        out.append(self._entity("PERSON", span_s, span_e, text, score, why))
+        return j
+
+    @staticmethod
+    def _entity(etype: str, s: int, e: int, text: str, score: float, why: str) -> Entity:
+        return Entity(entity_type=etype, start=s, end=e, score=score, explanation=why, kind="pii",
+                      recognizer="names", value=text[s:e])  # fmt: skip

@@ -1,0 +1,1 @@
+"""Model engine: scanning model artifacts for malicious or tampered serialization."""

@@ -1,0 +1,1 @@
+"""Implementation of the model artifact scanner (private; use `bastion.model.scan`)."""

@@ -1,0 +1,1 @@
+"""Symbolic pickle analysis: the opcode interpreter and the callable allowlists."""

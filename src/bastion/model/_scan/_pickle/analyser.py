@@ -1,0 +1,1055 @@
+"""Symbolic execution of a pickle opcode stream, without ever unpickling it.
+
+The interpreter mirrors `pickle.Unpickler` opcode by opcode (stack, mark stack,
+memo), but pushes symbolic values: a GLOBAL becomes a `Global` name, a REDUCE a
+`Call` record. That lets it follow what real loaders do and scanners that only
+list GLOBAL opcodes miss: callables fetched from the memo, `getattr` /
+`import_module` / `pkgutil.resolve_name` / `operator.attrgetter` chains, payloads
+nested through `pickle.loads`, and joblib's arrays that interrupt the stream.
+
+Speed matters (multi-GiB checkpoints, 70 MB op-dense pickles), so the hot opcodes
+are handled inline in one loop with locals; rare ones go through `_slow`.
+Memory is bounded: the stack, the memo and the items kept inside containers have
+caps, and a cap that bites is reported rather than silently dropping coverage.
+"""
+
+from __future__ import annotations
+
+import _compat_pickle
+import struct
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from bastion.model._scan import rules as R
+from bastion.model._scan._pickle import policy
+from bastion.model._scan._pickle.values import (
+    UNKNOWN,
+    BigBytes,
+    Call,
+    Global,
+    ModuleRef,
+    Persistent,
+    Unknown,
+    render,
+    render_args,
+)
+from bastion.model._scan.context import LimitReached, ScanContext, join_pointer, printable
+
+_u8 = struct.Struct("<B").unpack_from
+_u16 = struct.Struct("<H").unpack_from
+_i32 = struct.Struct("<i").unpack_from
+_u32 = struct.Struct("<I").unpack_from
+_u64 = struct.Struct("<Q").unpack_from
+_f64 = struct.Struct(">d").unpack_from
+
+_BIG = 1 << 16  # strings/bytes longer than this are kept as windows, not copied
+_LIST_KEEP = 4096  # items the model keeps per container
+_CHECK_EVERY = 1 << 18  # bytes between time checks
+
+_JOBLIB_WRAPPERS = {
+    "joblib.numpy_pickle.NumpyArrayWrapper",
+    "sklearn.externals.joblib.numpy_pickle.NumpyArrayWrapper",
+}
+_TENSOR_REBUILDERS = {
+    "torch._utils._rebuild_tensor",
+    "torch._utils._rebuild_tensor_v2",
+    "torch._utils._rebuild_tensor_v3",
+    "torch._utils._rebuild_qtensor",
+}
+
+_PROTO_MAX = 5
+
+
+class Malformed(Exception):
+    def __init__(self, offset: int, message: str) -> None:
+        super().__init__(message)
+        self.offset = offset
+        self.message = message
+
+
+@dataclass(slots=True)
+class PickleResult:
+    end: int = 0  # offset just past STOP (or where parsing stopped)
+    ok: bool = True
+    globals: list[str] = field(default_factory=list)
+    persistent_ids: list[Any] = field(default_factory=list)
+    tensor_views: list[tuple[Any, ...]] = field(default_factory=list)
+    opcodes: int = 0
+
+
+class PickleAnalyser:
+    """Analyses one pickle (and what it nests) into findings on a `ScanContext`.
+
+    `joblib` enables joblib's in-stream array layout (arrays written between
+    opcodes); `torchscript` allows the names TorchScript's own unpickler resolves.
+    """
+
+    def __init__(
+        self,
+        ctx: ScanContext,
+        pointer: str = "",
+        *,
+        joblib: bool = False,
+        torchscript: bool = False,
+        depth: int = 0,
+    ) -> None:
+        self.ctx = ctx
+        self.pointer = pointer
+        self.joblib = joblib
+        self.torchscript = torchscript
+        self.depth = depth
+        self.result = PickleResult()
+        self._pending: dict[int, Global] = {}
+        self._kept = 0
+        self._seen_globals: set[str] = set()
+        self.proto = 0
+
+    # ------------------------------------------------------------------ findings
+    def _ptr(self, offset: int) -> str:
+        return join_pointer(self.pointer, f"offset:{offset}")
+
+    def _note(self, g: Global, evidence: str | None = None) -> None:
+        """Classify a callable reference and record a finding unless it is allowed."""
+        qualified = g.qualified
+        if qualified not in self._seen_globals and len(self.result.globals) < 10_000:
+            self._seen_globals.add(qualified)
+            self.result.globals.append(qualified)
+        verdict = policy.classify(g.module, g.name, torchscript=self.torchscript)
+        if verdict is policy.Verdict.ALLOWED:
+            return
+        text = evidence or qualified
+        if g.via:
+            text = f"{text} (via {g.via})"
+        if verdict is policy.Verdict.DANGEROUS:
+            self.ctx.add(
+                R.DANGEROUS_CALLABLE,
+                self._ptr(g.offset),
+                text,
+                confidence=0.95,
+                properties={"callable": qualified},
+            )
+        else:
+            self.ctx.add(
+                R.UNKNOWN_CALLABLE,
+                self._ptr(g.offset),
+                text,
+                confidence=0.7,
+                properties={"callable": qualified},
+            )
+
+    def _unresolved(self, offset: int, evidence: str, dangerous: bool = False) -> None:
+        if dangerous:
+            self.ctx.add(R.DANGEROUS_CALLABLE, self._ptr(offset), evidence, confidence=0.9)
+        else:
+            self.ctx.add(R.UNRESOLVED_CALLABLE, self._ptr(offset), evidence, confidence=0.8)
+
+    # ------------------------------------------------------------------ globals
+    def _make_global(self, module: Any, name: Any, offset: int, opname: str) -> Any:
+        if not isinstance(module, str) or not isinstance(name, str):
+            self._unresolved(
+                offset,
+                f"{opname} with non-string operands {render(module)}, {render(name)}",
+                dangerous=isinstance(module, Call | Global) or isinstance(name, Call | Global),
+            )
+            return UNKNOWN
+        if self.proto < 3:
+            if (module, name) in _compat_pickle.NAME_MAPPING:
+                module, name = _compat_pickle.NAME_MAPPING[(module, name)]
+            elif module in _compat_pickle.IMPORT_MAPPING:
+                module = _compat_pickle.IMPORT_MAPPING[module]
+        g = Global(module, name, offset)
+        key = (module, name)
+        if key in policy.GETATTRS or key in policy.UFUNC_RECONSTRUCT:
+            # Decided when called: getattr(AllowedEnum, 'MEMBER') is how enums pickle.
+            self._pending[id(g)] = g
+        else:
+            self._note(g)
+        return g
+
+    def _resolve_attr(self, obj: Any, attr: Any, offset: int, how: str) -> Any:
+        if not isinstance(attr, str):
+            self._unresolved(offset, f"{how} with a computed attribute name {render(attr)}", dangerous=True)
+            return UNKNOWN
+        base: tuple[str, str] | None = None
+        if isinstance(obj, Global):
+            base = (obj.module, obj.name)
+            if policy.allowed_attribute(obj.module, obj.name, attr):
+                return Global(obj.module, f"{obj.name}.{attr}", offset, via=how)
+            g = Global(obj.module, f"{obj.name}.{attr}", offset, via=how)
+        elif isinstance(obj, ModuleRef):
+            g = Global(obj.module, attr, offset, via=how)
+        elif (
+            isinstance(obj, Call)
+            and isinstance(obj.func, Global)
+            and ((obj.func.module, obj.func.name) in policy.IMPORTERS)
+            and isinstance(obj.args, tuple)
+            and obj.args
+            and isinstance(obj.args[0], str)
+        ):
+            g = Global(obj.args[0], attr, offset, via=how)
+        else:
+            bad = policy.classify("?", attr) is policy.Verdict.DANGEROUS
+            self._unresolved(
+                offset, f"{how}: attribute {attr!r} of {render(obj)}", dangerous=bad or attr.startswith("_")
+            )
+            return UNKNOWN
+        del base
+        self._note(g, f"{g.qualified}")
+        return g
+
+    # ------------------------------------------------------------------ calls
+    def _call(self, func: Any, args: Any, offset: int, opname: str) -> Any:
+        if isinstance(func, Global):
+            key = (func.module, func.name)
+            targs = args if isinstance(args, tuple) else ()
+            if key in policy.GETATTRS:
+                self._pending.pop(id(func), None)
+                if len(targs) >= 2:
+                    res = self._resolve_attr(
+                        targs[0], targs[1], offset, f"getattr({render(targs[0])}, {render(targs[1])})"
+                    )
+                    if (
+                        isinstance(res, Global)
+                        and policy.classify(res.module, res.name) is not policy.Verdict.ALLOWED
+                    ):
+                        self._note(func, f"builtins.getattr -> {res.qualified}")
+                    elif not isinstance(res, Global):
+                        self._note(func, f"builtins.getattr({render_args(targs)})")
+                    return res
+                self._note(func, f"builtins.getattr({render_args(targs)})")
+                return UNKNOWN
+            if key in policy.UFUNC_RECONSTRUCT:
+                self._pending.pop(id(func), None)
+                if len(targs) == 2 and isinstance(targs[0], str) and isinstance(targs[1], str):
+                    g = Global(targs[0], targs[1], offset, via=func.qualified)
+                    self._note(g)
+                    return g
+                self._note(func, f"{func.qualified}({render_args(targs)}) with computed target")
+                return UNKNOWN
+            if key in policy.IMPORTERS:
+                if targs and isinstance(targs[0], str):
+                    self._note(func, f"{func.qualified}({targs[0]!r})")
+                    return Call(func, args, offset)
+                self._note(func, f"{func.qualified}(<computed>)")
+                return UNKNOWN
+            if key in policy.RESOLVERS:
+                if targs and isinstance(targs[0], str):
+                    spec = targs[0]
+                    mod, _, name = spec.partition(":") if ":" in spec else spec.rpartition(".")
+                    g = Global(mod, name or mod, offset, via=f"{func.qualified}({spec!r})")
+                    self._note(g)
+                    return g
+                return UNKNOWN
+            if key in policy.LOADERS:
+                self._nested(targs, offset, func.qualified)
+                return UNKNOWN
+            if key in policy.EVALUATORS and targs and isinstance(targs[0], str):
+                self.ctx.add(
+                    R.DANGEROUS_CALLABLE,
+                    self._ptr(offset),
+                    f"{func.qualified}({printable(targs[0], 80)!r})",
+                    confidence=1.0,
+                    properties={"callable": func.qualified},
+                )
+            if func.qualified in _TENSOR_REBUILDERS and targs and isinstance(targs[0], Persistent):
+                if len(self.result.tensor_views) < 1_000_000:
+                    self.result.tensor_views.append(targs)
+            if func.via and policy.classify(func.module, func.name) is not policy.Verdict.ALLOWED:
+                self._note(func, f"{func.qualified}({render_args(targs)}) (via {func.via})")
+            return Call(func, args, offset)
+        if isinstance(func, Call) and isinstance(func.func, Global):
+            key = (func.func.module, func.func.name)
+            targs = args if isinstance(args, tuple) else ()
+            if key in policy.ATTRGETTERS and targs and isinstance(func.args, tuple) and func.args:
+                obj: Any = targs[0]
+                names = func.args[0]
+                if isinstance(names, str):
+                    for part in names.split("."):
+                        obj = self._resolve_attr(obj, part, offset, f"attrgetter({names!r})")
+                    return obj
+            if key in policy.METHODCALLERS and targs and isinstance(func.args, tuple) and func.args:
+                return self._resolve_attr(
+                    targs[0], func.args[0], offset, f"methodcaller({render_args(func.args)})"
+                )
+        if isinstance(func, Unknown) and func.why == "joblib-array":
+            return UNKNOWN
+        self._unresolved(offset, f"{opname} calls a computed value {render(func)}({render_args(args)})")
+        return UNKNOWN
+
+    def _nested(self, targs: tuple[Any, ...], offset: int, via: str) -> None:
+        self.ctx.add(R.NESTED_PICKLE, self._ptr(offset), f"{via}(<payload>) deserializes a nested pickle")
+        if not targs:
+            return
+        payload = targs[0]
+        blob: bytes | None = None
+        if isinstance(payload, bytes):
+            blob = payload
+        elif isinstance(payload, BigBytes) and self._buffer is not None:
+            blob = bytes(self._buffer[payload.start : payload.start + payload.length])
+        if blob is None:
+            return
+        self.ctx.nested_pickles += 1
+        if self.ctx.nested_pickles > self.ctx.limits.max_nested_pickles or self.depth >= 8:
+            self.ctx.limit(self._ptr(offset), "nested pickle depth/count limit")
+            return
+        sub = PickleAnalyser(
+            self.ctx,
+            join_pointer(self._ptr(offset), "nested"),
+            depth=self.depth + 1,
+            torchscript=self.torchscript,
+        )
+        sub.analyse(blob)
+
+    _buffer: Any = None
+
+    # ------------------------------------------------------------------ entry points
+    def analyse(self, data: Any, start: int = 0) -> PickleResult:
+        """Analyse the pickle at `start`; findings go to the context, facts to the result.
+
+        A broken stream keeps everything found before the break and adds a
+        finding for the break itself: real loaders execute opcodes as they read.
+        """
+        self._buffer = data
+        res = self.result
+        try:
+            res.end = self._run(data, start)
+        except Malformed as exc:
+            res.ok = False
+            res.end = exc.offset
+            self.ctx.add(R.MALFORMED_PICKLE, self._ptr(exc.offset), exc.message, confidence=0.9)
+        except LimitReached as exc:
+            res.ok = False
+            self.ctx.limit(self.pointer, str(exc))
+        finally:
+            for g in self._pending.values():
+                self._note(g, f"{g.qualified} referenced without a resolvable call")
+            self._pending.clear()
+        return res
+
+    # ------------------------------------------------------------------ the interpreter
+    def _run(self, data: Any, pos: int) -> int:
+        ctx = self.ctx
+        limits = ctx.limits
+        end = len(data)
+        stack: list[Any] = []
+        marks: list[int] = []
+        memo: dict[int, Any] = {}
+        push = stack.append
+        max_stack = limits.max_pickle_stack
+        max_memo = limits.max_memo
+        check_at = pos + _CHECK_EVERY
+        ops = 0
+        u32 = _u32
+        i32 = _i32
+        u16 = _u16
+        f64 = _f64
+        start = pos
+        if pos >= end:
+            raise Malformed(pos, "empty pickle stream")
+        try:
+            while True:
+                if pos >= check_at:
+                    ctx.check_time()
+                    check_at = pos + _CHECK_EVERY
+                    if len(stack) > max_stack:
+                        raise LimitReached(f"pickle stack above {max_stack} entries")
+                op = data[pos]
+                ops += 1
+                if op == 0x4B:  # BININT1
+                    push(data[pos + 1])
+                    pos += 2
+                elif op == 0x94:  # MEMOIZE
+                    if not stack:
+                        raise Malformed(pos, "MEMOIZE on empty stack")
+                    if len(memo) < max_memo:
+                        memo[len(memo)] = stack[-1]
+                    else:
+                        memo[len(memo)] = _keep_if_interesting(stack[-1])
+                    pos += 1
+                elif op == 0x8C:  # SHORT_BINUNICODE
+                    n = data[pos + 1]
+                    s = pos + 2
+                    e = s + n
+                    if e > end:
+                        raise Malformed(pos, "SHORT_BINUNICODE past end of data")
+                    push(_text(data, s, e, pos))
+                    pos = e
+                elif op == 0x4A:  # BININT
+                    push(i32(data, pos + 1)[0])
+                    pos += 5
+                elif op == 0x71:  # BINPUT
+                    if not stack:
+                        raise Malformed(pos, "BINPUT on empty stack")
+                    memo[data[pos + 1]] = stack[-1]
+                    pos += 2
+                elif op == 0x68:  # BINGET
+                    idx = data[pos + 1]
+                    if idx in memo:
+                        push(memo[idx])
+                    elif len(memo) >= max_memo:
+                        push(UNKNOWN)
+                    else:
+                        raise Malformed(pos, f"BINGET of missing memo entry {idx}")
+                    pos += 2
+                elif op == 0x28:  # MARK
+                    marks.append(len(stack))
+                    pos += 1
+                elif op == 0x65:  # APPENDS
+                    if not marks:
+                        raise Malformed(pos, "APPENDS without MARK")
+                    m = marks.pop()
+                    if m < 1:
+                        raise Malformed(pos, "APPENDS without a list")
+                    target = stack[m - 1]
+                    if (
+                        type(target) is list
+                        and len(target) < _LIST_KEEP
+                        and self._kept < limits.max_kept_items
+                    ):
+                        room = _LIST_KEEP - len(target)
+                        items = stack[m : m + room]
+                        target.extend(items)
+                        self._kept += len(items)
+                    del stack[m:]
+                    pos += 1
+                elif op == 0x4D:  # BININT2
+                    push(u16(data, pos + 1)[0])
+                    pos += 3
+                elif op == 0x47:  # BINFLOAT
+                    push(f64(data, pos + 1)[0])
+                    pos += 9
+                elif op == 0x86:  # TUPLE2
+                    if len(stack) < 2:
+                        raise Malformed(pos, "TUPLE2 on short stack")
+                    b = stack.pop()
+                    stack[-1] = (stack[-1], b)
+                    pos += 1
+                elif op == 0x85:  # TUPLE1
+                    if not stack:
+                        raise Malformed(pos, "TUPLE1 on empty stack")
+                    stack[-1] = (stack[-1],)
+                    pos += 1
+                elif op == 0x87:  # TUPLE3
+                    if len(stack) < 3:
+                        raise Malformed(pos, "TUPLE3 on short stack")
+                    t = (stack[-3], stack[-2], stack[-1])
+                    del stack[-3:]
+                    push(t)
+                    pos += 1
+                elif op == 0x75:  # SETITEMS
+                    if not marks:
+                        raise Malformed(pos, "SETITEMS without MARK")
+                    m = marks.pop()
+                    if m < 1 or (len(stack) - m) % 2:
+                        raise Malformed(pos, "SETITEMS with odd item count or no dict")
+                    target = stack[m - 1]
+                    if (
+                        type(target) is dict
+                        and len(target) < _LIST_KEEP
+                        and self._kept < limits.max_kept_items
+                    ):
+                        for i in range(m, len(stack), 2):
+                            try:
+                                target[stack[i]] = stack[i + 1]
+                            except TypeError:
+                                pass
+                        self._kept += (len(stack) - m) // 2
+                    del stack[m:]
+                    pos += 1
+                elif op == 0x5D:  # EMPTY_LIST
+                    push([])
+                    pos += 1
+                elif op == 0x7D:  # EMPTY_DICT
+                    push({})
+                    pos += 1
+                elif op == 0x29:  # EMPTY_TUPLE
+                    push(())
+                    pos += 1
+                elif op == 0x4E:  # NONE
+                    push(None)
+                    pos += 1
+                elif op == 0x88:  # NEWTRUE
+                    push(True)
+                    pos += 1
+                elif op == 0x89:  # NEWFALSE
+                    push(False)
+                    pos += 1
+                elif op == 0x61:  # APPEND
+                    if len(stack) < 2:
+                        raise Malformed(pos, "APPEND on short stack")
+                    v = stack.pop()
+                    target = stack[-1]
+                    if (
+                        type(target) is list
+                        and len(target) < _LIST_KEEP
+                        and self._kept < limits.max_kept_items
+                    ):
+                        target.append(v)
+                        self._kept += 1
+                    pos += 1
+                elif op == 0x73:  # SETITEM
+                    if len(stack) < 3:
+                        raise Malformed(pos, "SETITEM on short stack")
+                    v = stack.pop()
+                    k = stack.pop()
+                    target = stack[-1]
+                    if (
+                        type(target) is dict
+                        and len(target) < _LIST_KEEP
+                        and self._kept < limits.max_kept_items
+                    ):
+                        try:
+                            target[k] = v
+                            self._kept += 1
+                        except TypeError:
+                            pass
+                    pos += 1
+                elif op == 0x58:  # BINUNICODE
+                    n = u32(data, pos + 1)[0]
+                    s = pos + 5
+                    e = s + n
+                    if e > end:
+                        raise Malformed(pos, "BINUNICODE past end of data")
+                    push(_text(data, s, e, pos) if n <= _BIG else BigBytes(s, n, True))
+                    pos = e
+                elif op == 0x43:  # SHORT_BINBYTES
+                    n = data[pos + 1]
+                    s = pos + 2
+                    e = s + n
+                    if e > end:
+                        raise Malformed(pos, "SHORT_BINBYTES past end of data")
+                    push(bytes(data[s:e]))
+                    pos = e
+                elif op == 0x72:  # LONG_BINPUT
+                    if not stack:
+                        raise Malformed(pos, "LONG_BINPUT on empty stack")
+                    idx = u32(data, pos + 1)[0]
+                    if idx in memo or len(memo) < max_memo:
+                        memo[idx] = stack[-1]
+                    else:
+                        memo[idx] = _keep_if_interesting(stack[-1])
+                    pos += 5
+                elif op == 0x6A:  # LONG_BINGET
+                    idx = u32(data, pos + 1)[0]
+                    if idx in memo:
+                        push(memo[idx])
+                    elif len(memo) >= max_memo:
+                        push(UNKNOWN)
+                    else:
+                        raise Malformed(pos, f"LONG_BINGET of missing memo entry {idx}")
+                    pos += 5
+                elif op == 0x95:  # FRAME
+                    if pos + 9 > end:
+                        raise Malformed(pos, "FRAME past end of data")
+                    pos += 9
+                elif op == 0x2E:  # STOP
+                    if len(stack) != 1 or marks:
+                        if not stack:
+                            raise Malformed(pos, "STOP on empty stack")
+                    pos += 1
+                    break
+                else:
+                    pos = self._slow(op, data, pos, end, stack, marks, memo)
+                if len(stack) > max_stack:
+                    raise LimitReached(f"pickle stack above {max_stack} entries")
+        except IndexError:
+            raise Malformed(min(pos, end), "truncated pickle stream (read past end of data)") from None
+        except struct.error:
+            raise Malformed(min(pos, end), "truncated pickle stream (argument past end of data)") from None
+        finally:
+            self.result.opcodes += ops
+            del start
+        return pos
+
+    def _slow(
+        self, op: int, data: Any, pos: int, end: int, stack: list[Any], marks: list[int], memo: dict[int, Any]
+    ) -> int:
+        handler = _SLOW.get(op)
+        if handler is None:
+            raise Malformed(pos, f"unknown opcode 0x{op:02x}")
+        return handler(self, data, pos, end, stack, marks, memo)
+
+    # ------------------------------------------------------------------ rare opcodes
+    def _pop_mark(self, pos: int, stack: list[Any], marks: list[int], name: str) -> list[Any]:
+        if not marks:
+            raise Malformed(pos, f"{name} without MARK")
+        m = marks.pop()
+        items = stack[m:]
+        del stack[m:]
+        return items
+
+    def _joblib_array(self, wrapper: Call, data: Any, pos: int, end: int) -> int:
+        """Skip (or descend into) the array joblib wrote right after the wrapper's BUILD."""
+        state = wrapper.state
+        if not isinstance(state, dict):
+            raise Malformed(pos, "joblib array wrapper without a state dict")
+        dtype = state.get("dtype")
+        shape = state.get("shape")
+        itemsize, has_object = _dtype_info(dtype)
+        if has_object:
+            sub = PickleAnalyser(
+                self.ctx, join_pointer(self._ptr(pos), "object-array"), joblib=True, depth=self.depth + 1
+            )
+            self.ctx.add(R.OBJECT_ARRAY, self._ptr(pos), "joblib object array: elements are unpickled")
+            sub._buffer = data
+            try:
+                return sub._run(data, pos)
+            finally:
+                for g in sub._pending.values():
+                    sub._note(g)
+        if (
+            itemsize is None
+            or not isinstance(shape, tuple)
+            or not all(isinstance(d, int) and d >= 0 for d in shape)
+        ):
+            raise Malformed(
+                pos, f"joblib array with unverifiable dtype/shape {render(dtype)} {render(shape)}"
+            )
+        count = 1
+        for d in shape:
+            count *= d
+        nbytes = count * itemsize
+        if state.get("numpy_array_alignment_bytes") is not None:
+            if pos >= end:
+                raise Malformed(pos, "joblib array padding past end of data")
+            pos += 1 + data[pos]
+        if pos + nbytes > end:
+            self.ctx.add(
+                R.TENSOR_BOUNDS,
+                self._ptr(pos),
+                f"joblib array of {nbytes} bytes runs past the end of the stream",
+            )
+            raise Malformed(end, "joblib array data truncated")
+        return pos + nbytes
+
+
+def _text(data: Any, s: int, e: int, pos: int) -> str:
+    try:
+        return bytes(data[s:e]).decode("utf-8", "surrogatepass")
+    except UnicodeDecodeError:
+        raise Malformed(pos, "invalid UTF-8 in unicode string") from None
+
+
+def _keep_if_interesting(value: Any) -> Any:
+    """Past the memo cap, keep only what can matter to callable resolution."""
+    if isinstance(value, str | Global | Call | ModuleRef) and not (
+        isinstance(value, str) and len(value) > 256
+    ):
+        return value
+    return UNKNOWN
+
+
+def _dtype_info(dtype: Any) -> tuple[int | None, bool]:
+    """Item size and object-ness of a symbolic `numpy.dtype(...)` call, if determinable."""
+    if not isinstance(dtype, Call) or not isinstance(dtype.func, Global) or dtype.func.name != "dtype":
+        return None, False
+    args = dtype.args if isinstance(dtype.args, tuple) else ()
+    if not args or not isinstance(args[0], str) or len(args[0]) > 64:
+        return None, False
+    descr = args[0]
+    if "O" in descr:
+        return None, True
+    state = dtype.state
+    if isinstance(state, tuple) and len(state) >= 6 and isinstance(state[5], int) and state[5] > 0:
+        if isinstance(state[4], dict) and state[4]:
+            return None, True if any("O" in repr(v) for v in state[4].values()) else False
+        return state[5], False
+    try:
+        import numpy
+
+        dt = numpy.dtype(descr)
+    except Exception:
+        return None, False
+    return dt.itemsize, bool(dt.hasobject)
+
+
+# ---------------------------------------------------------------------- slow-path handlers
+_Handler = Callable[[PickleAnalyser, Any, int, int, list[Any], list[int], dict[int, Any]], int]
+_SLOW: dict[int, _Handler] = {}
+
+
+def _op(*codes: int) -> Callable[[_Handler], _Handler]:
+    def deco(fn: _Handler) -> _Handler:
+        for c in codes:
+            _SLOW[c] = fn
+        return fn
+
+    return deco
+
+
+def _need(stack: list[Any], n: int, pos: int, name: str) -> None:
+    if len(stack) < n:
+        raise Malformed(pos, f"{name} on short stack")
+
+
+def _line(data: Any, pos: int, end: int) -> tuple[bytes, int]:
+    nl = data.find(b"\n", pos, min(end, pos + (1 << 20)))
+    if nl < 0:
+        raise Malformed(pos, "unterminated text argument")
+    return bytes(data[pos:nl]), nl + 1
+
+
+@_op(0x80)
+def _proto(
+    a: PickleAnalyser, data: Any, pos: int, end: int, stack: list[Any], marks: list[int], memo: dict[int, Any]
+) -> int:
+    v = data[pos + 1]
+    if v > _PROTO_MAX:
+        raise Malformed(pos, f"unsupported pickle protocol {v}")
+    a.proto = v
+    return pos + 2
+
+
+@_op(0x63, 0x69)  # GLOBAL, INST
+def _global(
+    a: PickleAnalyser, data: Any, pos: int, end: int, stack: list[Any], marks: list[int], memo: dict[int, Any]
+) -> int:
+    op = data[pos]
+    mod_b, p = _line(data, pos + 1, end)
+    name_b, p = _line(data, p, end)
+    try:
+        module = mod_b.decode("ascii" if op == 0x63 else "ascii")
+        name = name_b.decode("ascii")
+    except UnicodeDecodeError:
+        try:
+            module, name = mod_b.decode("utf-8"), name_b.decode("utf-8")
+        except UnicodeDecodeError:
+            raise Malformed(pos, "non-text module/name in GLOBAL") from None
+    g = a._make_global(module, name, pos, "GLOBAL" if op == 0x63 else "INST")
+    if op == 0x63:
+        stack.append(g)
+    else:
+        args = tuple(a._pop_mark(pos, stack, marks, "INST"))
+        stack.append(a._call(g, args, pos, "INST"))
+    return p
+
+
+@_op(0x93)  # STACK_GLOBAL
+def _stack_global(
+    a: PickleAnalyser, data: Any, pos: int, end: int, stack: list[Any], marks: list[int], memo: dict[int, Any]
+) -> int:
+    _need(stack, 2, pos, "STACK_GLOBAL")
+    name = stack.pop()
+    module = stack.pop()
+    stack.append(a._make_global(module, name, pos, "STACK_GLOBAL"))
+    return pos + 1
+
+
+@_op(0x52)  # REDUCE
+def _reduce(
+    a: PickleAnalyser, data: Any, pos: int, end: int, stack: list[Any], marks: list[int], memo: dict[int, Any]
+) -> int:
+    _need(stack, 2, pos, "REDUCE")
+    args = stack.pop()
+    func = stack[-1]
+    stack[-1] = a._call(func, args, pos, "REDUCE")
+    return pos + 1
+
+
+@_op(0x81)  # NEWOBJ
+def _newobj(
+    a: PickleAnalyser, data: Any, pos: int, end: int, stack: list[Any], marks: list[int], memo: dict[int, Any]
+) -> int:
+    _need(stack, 2, pos, "NEWOBJ")
+    args = stack.pop()
+    cls = stack[-1]
+    stack[-1] = a._call(cls, args, pos, "NEWOBJ") if not isinstance(cls, Global) else Call(cls, args, pos)
+    return pos + 1
+
+
+@_op(0x92)  # NEWOBJ_EX
+def _newobj_ex(
+    a: PickleAnalyser, data: Any, pos: int, end: int, stack: list[Any], marks: list[int], memo: dict[int, Any]
+) -> int:
+    _need(stack, 3, pos, "NEWOBJ_EX")
+    kwargs = stack.pop()
+    args = stack.pop()
+    cls = stack[-1]
+    stack[-1] = (
+        Call(cls, args, pos) if isinstance(cls, Global) else a._call(cls, (args, kwargs), pos, "NEWOBJ_EX")
+    )
+    return pos + 1
+
+
+@_op(0x6F)  # OBJ
+def _obj(
+    a: PickleAnalyser, data: Any, pos: int, end: int, stack: list[Any], marks: list[int], memo: dict[int, Any]
+) -> int:
+    items = a._pop_mark(pos, stack, marks, "OBJ")
+    if not items:
+        raise Malformed(pos, "OBJ without a class")
+    stack.append(a._call(items[0], tuple(items[1:]), pos, "OBJ"))
+    return pos + 1
+
+
+@_op(0x62)  # BUILD
+def _build(
+    a: PickleAnalyser, data: Any, pos: int, end: int, stack: list[Any], marks: list[int], memo: dict[int, Any]
+) -> int:
+    _need(stack, 2, pos, "BUILD")
+    state = stack.pop()
+    obj = stack[-1]
+    if isinstance(obj, Global | ModuleRef):
+        a.ctx.add(
+            R.GLOBAL_MUTATION,
+            a._ptr(pos),
+            f"BUILD sets state {render(state)} on {render(obj)}",
+            confidence=0.9,
+        )
+    elif isinstance(obj, Call):
+        obj.state = state
+        if a.joblib and isinstance(obj.func, Global) and obj.func.qualified in _JOBLIB_WRAPPERS:
+            stack[-1] = Unknown("joblib-array")
+            return a._joblib_array(obj, data, pos + 1, end)
+    return pos + 1
+
+
+@_op(0x50)  # PERSID
+def _persid(
+    a: PickleAnalyser, data: Any, pos: int, end: int, stack: list[Any], marks: list[int], memo: dict[int, Any]
+) -> int:
+    pid, p = _line(data, pos + 1, end)
+    stack.append(Persistent(pid.decode("ascii", "replace"), pos))
+    return p
+
+
+@_op(0x51)  # BINPERSID
+def _binpersid(
+    a: PickleAnalyser, data: Any, pos: int, end: int, stack: list[Any], marks: list[int], memo: dict[int, Any]
+) -> int:
+    _need(stack, 1, pos, "BINPERSID")
+    pid = stack[-1]
+    if len(a.result.persistent_ids) < 1_000_000:
+        a.result.persistent_ids.append(pid)
+    stack[-1] = Persistent(pid, pos)
+    return pos + 1
+
+
+@_op(0x82, 0x83, 0x84)  # EXT1/2/4
+def _ext(
+    a: PickleAnalyser, data: Any, pos: int, end: int, stack: list[Any], marks: list[int], memo: dict[int, Any]
+) -> int:
+    op = data[pos]
+    width = {0x82: 1, 0x83: 2, 0x84: 4}[op]
+    if pos + 1 + width > end:
+        raise Malformed(pos, "EXT past end of data")
+    code = int.from_bytes(bytes(data[pos + 1 : pos + 1 + width]), "little")
+    a._unresolved(pos, f"EXT{width} extension code {code} resolves a callable through the copyreg registry")
+    stack.append(UNKNOWN)
+    return pos + 1 + width
+
+
+@_op(0x30)  # POP
+def _pop(
+    a: PickleAnalyser, data: Any, pos: int, end: int, stack: list[Any], marks: list[int], memo: dict[int, Any]
+) -> int:
+    if stack and (not marks or marks[-1] < len(stack)):
+        stack.pop()
+    elif marks:
+        marks.pop()
+    else:
+        raise Malformed(pos, "POP on empty stack")
+    return pos + 1
+
+
+@_op(0x31)  # POP_MARK
+def _pop_mark(
+    a: PickleAnalyser, data: Any, pos: int, end: int, stack: list[Any], marks: list[int], memo: dict[int, Any]
+) -> int:
+    a._pop_mark(pos, stack, marks, "POP_MARK")
+    return pos + 1
+
+
+@_op(0x32)  # DUP
+def _dup(
+    a: PickleAnalyser, data: Any, pos: int, end: int, stack: list[Any], marks: list[int], memo: dict[int, Any]
+) -> int:
+    _need(stack, 1, pos, "DUP")
+    stack.append(stack[-1])
+    return pos + 1
+
+
+@_op(0x46, 0x49, 0x4C)  # FLOAT, INT, LONG (text)
+def _text_number(
+    a: PickleAnalyser, data: Any, pos: int, end: int, stack: list[Any], marks: list[int], memo: dict[int, Any]
+) -> int:
+    op = data[pos]
+    raw, p = _line(data, pos + 1, end)
+    text = raw.decode("ascii", "replace").rstrip("L")
+    try:
+        if op == 0x46:
+            stack.append(float(text))
+        elif text in ("00", "01"):
+            stack.append(text == "01")
+        else:
+            stack.append(int(text) if len(text) < 4300 else UNKNOWN)
+    except ValueError:
+        raise Malformed(pos, "invalid text number") from None
+    return p
+
+
+@_op(0x8A, 0x8B)  # LONG1, LONG4
+def _long(
+    a: PickleAnalyser, data: Any, pos: int, end: int, stack: list[Any], marks: list[int], memo: dict[int, Any]
+) -> int:
+    if data[pos] == 0x8A:
+        n = data[pos + 1]
+        s = pos + 2
+    else:
+        n = _i32(data, pos + 1)[0]
+        if n < 0:
+            raise Malformed(pos, "LONG4 with negative length")
+        s = pos + 5
+    if s + n > end:
+        raise Malformed(pos, "LONG past end of data")
+    stack.append(int.from_bytes(bytes(data[s : s + n]), "little", signed=True) if n <= 64 else UNKNOWN)
+    return s + n
+
+
+@_op(0x53, 0x56)  # STRING, UNICODE (text)
+def _text_string(
+    a: PickleAnalyser, data: Any, pos: int, end: int, stack: list[Any], marks: list[int], memo: dict[int, Any]
+) -> int:
+    op = data[pos]
+    raw, p = _line(data, pos + 1, end)
+    if op == 0x53:
+        if len(raw) >= 2 and raw[0] == raw[-1] and raw[:1] in (b"'", b'"'):
+            raw = raw[1:-1]
+        else:
+            raise Malformed(pos, "STRING opcode argument must be quoted")
+        try:
+            import codecs
+
+            stack.append(codecs.escape_decode(raw)[0].decode("latin-1"))
+        except Exception:
+            raise Malformed(pos, "invalid escaped STRING") from None
+    else:
+        stack.append(raw.decode("raw-unicode-escape", "replace"))
+    return p
+
+
+@_op(
+    0x54, 0x55, 0x42, 0x8D, 0x8E, 0x96
+)  # BINSTRING, SHORT_BINSTRING, BINBYTES, BINUNICODE8, BINBYTES8, BYTEARRAY8
+def _blob(
+    a: PickleAnalyser, data: Any, pos: int, end: int, stack: list[Any], marks: list[int], memo: dict[int, Any]
+) -> int:
+    op = data[pos]
+    if op == 0x55:
+        n, s = data[pos + 1], pos + 2
+    elif op in (0x54, 0x42):
+        n, s = (_i32(data, pos + 1)[0] if op == 0x54 else _u32(data, pos + 1)[0]), pos + 5
+        if n < 0:
+            raise Malformed(pos, "negative string length")
+    else:
+        n, s = _u64(data, pos + 1)[0], pos + 9
+    e = s + n
+    if e > end:
+        raise Malformed(pos, f"string/bytes of {n} bytes runs past end of data")
+    is_text = op in (0x54, 0x55, 0x8D)
+    if n > _BIG:
+        stack.append(BigBytes(s, n, is_text))
+    elif op == 0x8D:
+        stack.append(_text(data, s, e, pos))
+    elif is_text:
+        stack.append(bytes(data[s:e]).decode("latin-1"))
+    else:
+        stack.append(bytes(data[s:e]))
+    return e
+
+
+@_op(0x67, 0x70)  # GET, PUT (text)
+def _text_memo(
+    a: PickleAnalyser, data: Any, pos: int, end: int, stack: list[Any], marks: list[int], memo: dict[int, Any]
+) -> int:
+    op = data[pos]
+    raw, p = _line(data, pos + 1, end)
+    try:
+        idx = int(raw)
+    except ValueError:
+        raise Malformed(pos, "invalid memo index") from None
+    if op == 0x70:
+        _need(stack, 1, pos, "PUT")
+        if idx in memo or len(memo) < a.ctx.limits.max_memo:
+            memo[idx] = stack[-1]
+    elif idx in memo:
+        stack.append(memo[idx])
+    elif len(memo) >= a.ctx.limits.max_memo:
+        stack.append(UNKNOWN)
+    else:
+        raise Malformed(pos, f"GET of missing memo entry {idx}")
+    return p
+
+
+@_op(0x74, 0x6C, 0x64, 0x91)  # TUPLE, LIST, DICT, FROZENSET
+def _from_mark(
+    a: PickleAnalyser, data: Any, pos: int, end: int, stack: list[Any], marks: list[int], memo: dict[int, Any]
+) -> int:
+    op = data[pos]
+    items = a._pop_mark(pos, stack, marks, "TUPLE/LIST/DICT")
+    if op == 0x74:
+        stack.append(tuple(items))
+    elif op == 0x6C:
+        stack.append(items[:_LIST_KEEP])
+    elif op == 0x64:
+        if len(items) % 2:
+            raise Malformed(pos, "DICT with odd item count")
+        d: dict[Any, Any] = {}
+        for i in range(0, min(len(items), 2 * _LIST_KEEP), 2):
+            try:
+                d[items[i]] = items[i + 1]
+            except TypeError:
+                pass
+        stack.append(d)
+    else:
+        stack.append(UNKNOWN)
+    return pos + 1
+
+
+@_op(0x8F)  # EMPTY_SET
+def _empty_set(
+    a: PickleAnalyser, data: Any, pos: int, end: int, stack: list[Any], marks: list[int], memo: dict[int, Any]
+) -> int:
+    stack.append(Unknown("set"))
+    return pos + 1
+
+
+@_op(0x90)  # ADDITEMS
+def _additems(
+    a: PickleAnalyser, data: Any, pos: int, end: int, stack: list[Any], marks: list[int], memo: dict[int, Any]
+) -> int:
+    a._pop_mark(pos, stack, marks, "ADDITEMS")
+    if not stack:
+        raise Malformed(pos, "ADDITEMS without a set")
+    return pos + 1
+
+
+@_op(0x97, 0x98)  # NEXT_BUFFER, READONLY_BUFFER
+def _buffers(
+    a: PickleAnalyser, data: Any, pos: int, end: int, stack: list[Any], marks: list[int], memo: dict[int, Any]
+) -> int:
+    if data[pos] == 0x97:
+        stack.append(Unknown("out-of-band buffer"))
+    else:
+        _need(stack, 1, pos, "READONLY_BUFFER")
+    return pos + 1
+
+
+def looks_like_pickle(head: bytes) -> bool:
+    """Cheap content test: a protocol header, or a protocol-0/1 opening that parses."""
+    if len(head) >= 2 and head[0] == 0x80 and head[1] <= _PROTO_MAX:
+        return True
+    if not head or head[0] not in b"(cdl]}NIJKLFSVUTXGBC":
+        return False
+    if head[0] == 0x63:  # GLOBAL 'module\nname\n'
+        parts = head[1:256].split(b"\n")
+        return len(parts) >= 3 and all(_ident(p) for p in parts[:2])
+    return head.rstrip().endswith(b".") and len(head) < 4096
+
+
+_IDENT_OK = frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.")
+
+
+def _ident(raw: bytes) -> bool:
+    return bool(raw) and all(c in _IDENT_OK for c in raw)

@@ -1,0 +1,105 @@
+"""Bounded decompression for the streams model files come wrapped in.
+
+Every inflate goes through one budget on the scan context, so a decompression
+bomb stops at the limit with a finding instead of exhausting memory.
+"""
+
+from __future__ import annotations
+
+import bz2
+import lzma
+import zlib
+from typing import Any
+
+from bastion.model._scan import sniff as S
+from bastion.model._scan.context import LimitReached, ScanContext
+
+_CHUNK = 1 << 20
+
+
+class DecompressError(Exception):
+    pass
+
+
+def _new(kind: str) -> Any:
+    if kind == S.GZIP:
+        return zlib.decompressobj(wbits=47)
+    if kind == S.ZLIB:
+        return zlib.decompressobj()
+    if kind == S.BZ2:
+        return bz2.BZ2Decompressor()
+    if kind in (S.XZ, S.LZMA):
+        return lzma.LZMADecompressor(format=lzma.FORMAT_AUTO)
+    if kind == S.LZ4:
+        try:
+            import lz4.frame
+        except ImportError:
+            raise DecompressError("lz4 support is not installed (pip install lz4)") from None
+        return lz4.frame.LZ4FrameDecompressor()
+    if kind == "deflate":
+        return zlib.decompressobj(wbits=-15)
+    raise DecompressError(f"unsupported compression {kind}")
+
+
+def decompress(ctx: ScanContext, data: Any, kind: str, limit: int | None = None) -> tuple[bytes, bool]:
+    """Inflate `data`; returns (output, complete). Stops at the budget with `complete=False`.
+
+    Concatenated gzip members are followed, as `gzip.open` does.
+    """
+    cap = ctx.limits.max_member_read if limit is None else limit
+    out = bytearray()
+    view = memoryview(data)
+    pos = 0
+    dec = _new(kind)
+    try:
+        while True:
+            ctx.check_time()
+            chunk = view[pos : pos + _CHUNK] if not _unconsumed(dec) else b""
+            if not _unconsumed(dec):
+                pos += len(chunk)
+            room = cap - len(out)
+            if room <= 0:
+                return bytes(out), False
+            piece = _feed(dec, kind, bytes(chunk), min(room, _CHUNK * 4))
+            if piece:
+                ctx.charge_decompressed(len(piece))
+                out += piece
+            if _eof(dec):
+                rest = _unused(dec) + bytes(view[pos:])
+                if kind == S.GZIP and rest[:2] == b"\x1f\x8b":
+                    dec = _new(kind)
+                    view = memoryview(rest)
+                    pos = 0
+                    continue
+                return bytes(out), True
+            if not piece and pos >= len(view) and not _unconsumed(dec):
+                raise DecompressError("truncated compressed stream")
+    except LimitReached:
+        return bytes(out), False
+    except (zlib.error, OSError, EOFError, lzma.LZMAError, ValueError, RuntimeError) as exc:
+        raise DecompressError(f"{kind} stream is corrupt: {exc}") from None
+
+
+def _feed(dec: Any, kind: str, chunk: bytes, max_length: int) -> bytes:
+    if isinstance(dec, type(zlib.decompressobj())):
+        buf = dec.unconsumed_tail + chunk if dec.unconsumed_tail else chunk
+        return bytes(dec.decompress(buf, max_length))
+    if kind in (S.BZ2, S.XZ, S.LZMA):
+        if dec.eof:
+            return b""
+        return bytes(dec.decompress(chunk, max_length=max_length))
+    return bytes(dec.decompress(chunk, max_length=max_length))
+
+
+def _unconsumed(dec: Any) -> bool:
+    if isinstance(dec, type(zlib.decompressobj())):
+        return bool(dec.unconsumed_tail)
+    return bool(getattr(dec, "needs_input", True) is False)
+
+
+def _eof(dec: Any) -> bool:
+    return bool(getattr(dec, "eof", False))
+
+
+def _unused(dec: Any) -> bytes:
+    return bytes(getattr(dec, "unused_data", b""))
