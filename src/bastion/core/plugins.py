@@ -82,6 +82,23 @@ class Renderer(Protocol):
     def render(self, report: ScanReport, out: Path) -> Path: ...
 
 
+@runtime_checkable
+class Recognizer(Protocol):
+    """A sensitive-data recognizer: finds entities of its types in a text.
+
+    Beyond the built-in pattern catalog, a recognizer (a model, a dictionary, a
+    remote classifier) returns objects with ``start``/``end`` character offsets,
+    ``entity_type``, ``score`` and ``explanation`` (see
+    `bastion.data.detect.Entity`). It must be safe to call from several threads
+    and must never log the values it finds.
+    """
+
+    name: str
+    entity_types: tuple[str, ...]
+
+    def find(self, text: str) -> list[Any]: ...
+
+
 class PluginError(RuntimeError):
     pass
 

@@ -1,0 +1,3 @@
+from bastion.cli.app import main
+
+main()
