@@ -66,9 +66,7 @@ def test_atlas_counts_and_kinds(cat: Catalog) -> None:
 
 def test_nist_ids_are_complete(cat: Catalog) -> None:
     ids = [c.id for c in cat.list("nist-ai-rmf")]
-    per_fn = {
-        fn: sum(1 for i in ids if i.startswith(fn + "-")) for fn in ("GOVERN", "MAP", "MEASURE", "MANAGE")
-    }
+    per_fn = {fn: sum(1 for i in ids if i.startswith(fn + "-")) for fn in ("GOVERN", "MAP", "MEASURE", "MANAGE")}
     assert per_fn == {"GOVERN": 19, "MAP": 18, "MEASURE": 22, "MANAGE": 13}
     assert ids[0] == "GOVERN-1.1" and ids[-1] == "MANAGE-4.3"
     assert len(set(ids)) == len(ids)

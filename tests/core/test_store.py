@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import stat
 import subprocess
@@ -142,6 +143,7 @@ def test_scan_lifecycle_and_findings(store: Store) -> None:
     assert latest["status"] == "failed" and latest["decision"] == {"allow": False} and latest["finished_at"]
     events = list(store.audit.events())
     assert [e.kind for e in events] == ["scan.started", "findings.recorded", "scan.finished", "policy.decision"]
+    assert events[3].data["allow"] is False
     recorded = events[1].data
     assert recorded["count"] == 10 and len(recorded["fingerprints"]) == 10
     # Evidence never reaches the audit log.
@@ -163,12 +165,27 @@ def test_unknown_scan_is_an_error(store: Store) -> None:
 
 def test_state_and_audit_commit_together(store: Store) -> None:
     """An event the log refuses rolls back the state change it would have described."""
-    scan_id = store.start_scan("default", "/x", actor="x")
     with pytest.raises(AuditDataError):
-        store.finish_scan(scan_id, status="ok", summary={"evidence": "4111111111111111"}, decision=None, actor="x")
+        store.mark_vanished("default", [], actor="x")  # nothing to do: no error expected here
+        store.audit.append("default", "x", "me", "s", {"evidence": "4111111111111111"})
+    scan_id = store.start_scan("default", "/x", actor="x")
+    with pytest.raises(StoreError, match="not plain JSON"):
+        store.finish_scan(scan_id, status="ok", summary={"n": float("nan")}, decision=None, actor="x")
     latest = store.latest_scan("default")
     assert latest is not None and latest["status"] == "running"
     assert _kinds(store) == ["scan.started"]
+
+
+def test_summary_and_decision_reach_the_log_only_as_digests(store: Store) -> None:
+    scan_id = store.start_scan("default", "/x", actor="x")
+    decision = {"allow": False, "violations": [{"evidence": "4111111111111111", "rule": "PII001"}] * 500}
+    summary = {"files": 3, "evidence": "secret-ish", "note": "y" * 5000}
+    store.finish_scan(scan_id, status="ok", summary=summary, decision=decision, actor="x")
+    events = {e.kind: e.data for e in store.audit.events()}
+    assert events["policy.decision"]["allow"] is False and len(events["policy.decision"]["sha256"]) == 64
+    assert events["scan.finished"]["summary"].keys() == {"files", "sha256"}
+    assert "4111111111111111" not in json.dumps(events)
+    assert store.latest_scan("default")["decision"] == decision  # type: ignore[index]
 
 
 def test_migrations_idempotent_and_schema_matches(db_url: str, state_dir: Path) -> None:

@@ -25,7 +25,9 @@ _COMMANDS = (
     "bastion.cli.config",
     "bastion.cli.controls",
     "bastion.cli.demo",
+    "bastion.cli.detect",
     "bastion.cli.scan",
+    "bastion.cli.scan_model",
 )
 
 

@@ -34,7 +34,8 @@ def register(app: typer.Typer) -> None:
                 + (f", head seq {report.head_seq}" if report.head_seq else "")
             )
         else:
-            table = Table(title=f"audit log TAMPERED ({len(report.problems)} problems)")
+            n = len(report.problems)
+            table = Table(title=f"audit log TAMPERED ({n} problem{'' if n == 1 else 's'})")
             table.add_column("seq", justify="right")
             table.add_column("problem", style="bold red")
             table.add_column("detail")

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.text import Text
 
 from bastion.cli._common import command, console, state
 from bastion.cli._progress import progress_bar
@@ -39,14 +40,14 @@ def register(app: typer.Typer) -> None:
                 report_dir=dest.resolve() / "reports",
                 progress=progress,
             )
-        console.print(f"[bold]1. Discover[/] {len(result.report.assets)} AI assets in {dest}/")
+        console.print(Text.assemble(("1. Discover ", "bold"), f"{len(result.report.assets)} AI assets in {dest}/"))
         for asset in sorted(result.report.assets, key=lambda a: a.uri):
-            console.print(f"   {asset.kind.value:<12} {asset.format:<18} {asset.uri}")
+            console.print(Text(f"   {asset.kind.value:<12} {asset.format:<18} {asset.uri}"))
         console.print("\n[bold]2. Scan[/] secrets, personal data and malicious model code")
         print_summary(result.report, console)
         console.print("\n[bold]Reports[/]")
         for fmt, file in result.reports.items():
-            console.print(f"   {fmt:>5}: {file}")
+            console.print(Text(f"   {fmt:>5}: {file}"))
         console.print(
             f"\nEverything above is recorded in the store (project [bold]{DEMO_PROJECT}[/]) with a "
             "hash-chained audit log.\nTry: [bold]bastion audit verify[/], "

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.text import Text
 
-from bastion.cli._common import EXIT_CLEAN, EXIT_FINDINGS, command, console, print_json, state
+from bastion.cli._common import EXIT_CLEAN, EXIT_FINDINGS, command, console, state
 from bastion.cli._progress import progress_bar
 from bastion.core.types import Severity
 
@@ -33,7 +35,7 @@ def register(app: typer.Typer) -> None:
         no_progress: Annotated[bool, typer.Option("--no-progress")] = False,
     ) -> None:
         """Scan PATH with every registered scanner; record assets and findings; apply the policy."""
-        from bastion.report import print_summary, write_reports
+        from bastion.report import print_summary, to_json, write_reports
         from bastion.scan import ScanOptions, run_scan
 
         settings = state.settings
@@ -55,9 +57,9 @@ def register(app: typer.Typer) -> None:
         wanted = [f.strip() for f in formats.split(",") if f.strip()]
         paths = write_reports(report, out_dir, wanted)
         if as_json:
-            print_json(report.to_dict())
+            sys.stdout.write(to_json(report))
         else:
             print_summary(report, console)
             for fmt, file in paths.items():
-                console.print(f"[dim]{fmt:>5} report:[/] {file}")
+                console.print(Text.assemble((f"{fmt:>5} report: ", "dim"), str(file)))
         raise typer.Exit(EXIT_CLEAN if report.passed else EXIT_FINDINGS)

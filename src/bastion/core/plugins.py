@@ -99,6 +99,60 @@ class Recognizer(Protocol):
     def find(self, text: str) -> list[Any]: ...
 
 
+@dataclass(slots=True)
+class GuardInput:
+    """What a runtime guard looks at: one prompt, one response, or one feature batch.
+
+    `text` is set for LLM traffic, `features` for classic-model predictions. The
+    context fields let a guard keep per-client state (extraction detection) or
+    compare against the deployment's system prompt (leakage) without reaching
+    into the gateway.
+    """
+
+    direction: str  # "input" (to the model) or "output" (from the model)
+    text: str | None = None
+    features: Any = None  # e.g. a list of rows (list[list[float]]) or a numpy array
+    outputs: Any = None  # classic models: scores/probabilities being returned
+    route: str = ""
+    model: str | None = None
+    tenant: str = "default"
+    client_id: str = ""
+    system_prompt: str | None = None
+    source: str = "user"  # "user", or "document"/"tool"/"web" for indirect content
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class GuardVerdict:
+    """A guard's answer. `allowed=False` asks the chain to block; `text` may be sanitized.
+
+    `score` is the guard's risk score in [0, 1]; `reasons` are short, value-free
+    explanations safe to log.
+    """
+
+    allowed: bool
+    score: float = 0.0
+    text: str | None = None
+    outputs: Any = None
+    reasons: list[str] = field(default_factory=list)
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+@runtime_checkable
+class Guard(Protocol):
+    """A runtime guard: one check on one request or response, fast and side-effect free.
+
+    The gateway's guard chain decides what a verdict means (block, redact, flag,
+    shadow), enforces each guard's time budget and its fail-open/fail-closed
+    setting, so a guard only has to judge.
+    """
+
+    name: str
+    directions: frozenset[str]  # subset of {"input", "output"}
+
+    def check(self, item: GuardInput) -> GuardVerdict: ...
+
+
 class PluginError(RuntimeError):
     pass
 

@@ -112,24 +112,3 @@ class ScanReport:
             )
         except (KeyError, TypeError, AttributeError) as exc:
             raise ValueError(f"malformed report: {type(exc).__name__}: {exc}") from exc
-
-    @classmethod
-    def from_outcome(cls, outcome: Any) -> ScanReport:
-        """Build from any scan result object that carries the same attribute names."""
-        stats = dict(getattr(outcome, "stats", None) or {})
-        for extra in ("files_seen", "files_scanned"):
-            if hasattr(outcome, extra):
-                stats.setdefault(extra, getattr(outcome, extra))
-        return cls(
-            scan_id=outcome.scan_id,
-            project=outcome.project,
-            root=str(outcome.root),
-            started_at=outcome.started_at,
-            finished_at=outcome.finished_at,
-            tool_version=outcome.tool_version,
-            assets=list(outcome.assets),
-            findings=list(outcome.findings),
-            errors=list(outcome.errors),
-            decision=outcome.decision,
-            stats=stats,
-        )

@@ -10,24 +10,35 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
 from bastion.data._detect.allowlist import DOCUMENTED_EXAMPLES
+from bastion.data._detect.custom import RecognizerConfigError, parse_custom
 from bastion.data._detect.catalog_pii import PII_PATTERNS
 from bastion.data._detect.catalog_secrets import SECRET_PATTERNS
 from bastion.data._detect.engine import Backend, Engine, PatternError, available_backends, resolve_overlaps
 from bastion.data._detect.model import Entity, Pattern
+from bastion.data._detect.stream import Located, detect_stream
+from bastion.data._detect.textio import CountingDecoder, iter_text
 
 __all__ = [
     "DEFAULT_MIN_SCORE",
     "Detector",
     "Entity",
     "Pattern",
+    "Located",
     "PatternError",
+    "RecognizerConfigError",
+    "TextScan",
     "available_backends",
     "catalog",
     "default_detector",
     "detect",
+    "detect_stream",
+    "parse_custom",
+    "scan_text_file",
 ]
 
 DEFAULT_MIN_SCORE = 0.5
@@ -136,3 +147,29 @@ def detect(
     and an `explanation` naming the pattern, validator and context that fired.
     """
     return default_detector().detect(text, entities=entities, min_score=min_score, names=names)
+
+
+@dataclass
+class TextScan:
+    """Entities of a byte stream plus the warnings about its encoding."""
+
+    located: list[Located] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+
+def scan_text_file(
+    fh: BinaryIO, detector: Detector | None = None, *, entities: Iterable[str] | None = None
+) -> TextScan:
+    """Detect in a binary stream of any size: invalid UTF-8 and NUL bytes become warnings, not errors."""
+    dec = CountingDecoder()
+    out = TextScan()
+    wanted = None if entities is None else list(entities)
+    for loc in detect_stream(iter_text(fh, dec), detector or default_detector(), entities=wanted):
+        out.located.append(loc)
+    if dec.invalid:
+        out.warnings.append(
+            f"{dec.invalid} invalid UTF-8 sequence(s), first at byte {dec.first_invalid}; replaced with U+FFFD"
+        )
+    if dec.nul:
+        out.warnings.append(f"{dec.nul} NUL byte(s) in input: binary content scanned as text")
+    return out

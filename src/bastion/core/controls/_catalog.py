@@ -165,9 +165,7 @@ class Catalog:
     def framework(self, key: str) -> Framework:
         found = self._frameworks.get(self._framework_key(key))
         if found is None:
-            raise UnknownControlError(
-                f"unknown framework {key!r}; known frameworks: {', '.join(self.frameworks())}"
-            )
+            raise UnknownControlError(f"unknown framework {key!r}; known frameworks: {', '.join(self.frameworks())}")
         return found
 
     def _framework_key(self, raw: str) -> str:

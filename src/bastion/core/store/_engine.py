@@ -41,14 +41,14 @@ def safe_url(url: URL) -> str:
 
 def prepare_sqlite_file(url: URL, state_dir: Path) -> None:
     """Create private folders and an owner-only database file before SQLite touches it."""
-    _private_dir(state_dir)
+    private_dir(state_dir)
     database = url.database
     if not database or database == ":memory:" or database.startswith("file:"):
         return
     path = Path(database)
     if path.is_dir():
         raise StoreError(f"{path}: is a directory, not a database file")
-    _private_dir(path.parent)
+    private_dir(path.parent)
     if not path.exists():
         try:
             fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
@@ -61,7 +61,7 @@ def prepare_sqlite_file(url: URL, state_dir: Path) -> None:
         raise StoreError(f"{path}: database file is not readable and writable by this user")
 
 
-def _private_dir(path: Path) -> None:
+def private_dir(path: Path) -> None:
     try:
         existed = path.exists()
         path.mkdir(parents=True, exist_ok=True, mode=0o700)

@@ -7,6 +7,7 @@ writers (processes, hosts) queue instead of forking the chain.
 
 from __future__ import annotations
 
+import hashlib
 import sqlite3
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
@@ -18,6 +19,8 @@ from sqlalchemy import Connection, Engine, func, select, text
 from sqlalchemy.engine import Row
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
+from bastion.core._audit.hashing import canonical
+from bastion.core._audit.log import FORBIDDEN_KEYS
 from bastion.core.store import _engine, _migrate
 from bastion.core.store._errors import StoreError
 from bastion.core.store._schema import assets, findings, scans
@@ -67,7 +70,7 @@ class Store:
         if parsed.get_backend_name() == "sqlite":
             _engine.prepare_sqlite_file(parsed, state_dir)
         else:
-            _engine._private_dir(state_dir)
+            _engine.private_dir(state_dir)
         engine = _engine.build_engine(parsed)
         try:
             with engine.execution_options(**{_engine.WRITE_OPTION: True}).begin() as conn:
@@ -249,10 +252,15 @@ class Store:
                 .values(status=status, summary=summary, decision=decision, finished_at=utcnow())
             )
             self.audit.append(
-                row.project, "scan.finished", actor, scan_id, {"status": status, "summary": summary}, session=conn
+                row.project,
+                "scan.finished",
+                actor,
+                scan_id,
+                {"status": status, "summary": _digest_of(summary)},
+                session=conn,
             )
             if decision is not None:
-                self.audit.append(row.project, "policy.decision", actor, scan_id, decision, session=conn)
+                self.audit.append(row.project, "policy.decision", actor, scan_id, _digest_of(decision), session=conn)
         self.audit.checkpoint()
 
     def list_findings(
@@ -300,6 +308,26 @@ class Store:
     def ping(self) -> None:
         with self._read() as conn:
             conn.execute(text("SELECT 1"))
+
+
+def _digest_of(doc: dict[str, Any]) -> dict[str, Any]:
+    """What the audit log keeps of a summary or decision: short scalars, and a digest of the whole.
+
+    The full document lives in the `scans` row; the digest binds it to the chain
+    without copying lists of findings (or anything an engine put there) into a log
+    that is kept for years.
+    """
+    kept: dict[str, Any] = {}
+    for key, value in doc.items():
+        if key.lower() in FORBIDDEN_KEYS:
+            continue
+        if isinstance(value, bool | int | float) or (isinstance(value, str) and len(value) <= 200):
+            kept[key] = value
+    try:
+        kept["sha256"] = hashlib.sha256(canonical(doc)).hexdigest()
+    except (TypeError, ValueError) as exc:
+        raise StoreError(f"scan summary/decision is not plain JSON: {exc}") from None
+    return kept
 
 
 def _asset_values(asset: Asset) -> dict[str, Any]:

@@ -38,7 +38,7 @@ PII_PATTERNS: tuple[Pattern, ...] = (
     _p("phone_digits", "PHONE_NUMBER", r"\b\d{10,11}\b", 0.3, validator="phone",
        context=("phone", "tel", "mobile", "cell", "call me", "fax"), context_score=0.8),
     _p("credit_card", "CREDIT_CARD",
-       r"\b(?:\d{4}[ -]?\d{4}[ -]?\d{4}[ -]?\d{1,7}|\d{4}[ -]?\d{6}[ -]?\d{4,5})\b",
+       r"\b(?:\d{4}[ -]?\d{4}[ -]?\d{4}[ -]?\d{0,7}|\d{4}[ -]?\d{6}[ -]?\d{4,5})\b",
        0.9, validator="credit_card", context=("card", "credit", "visa", "mastercard", "amex", "cc", "payment"),
        context_score=1.0),
     _p("iban", "IBAN_CODE", r"\b[A-Z]{2}\d{2}(?:[ ]?[A-Z0-9]{4}){2,7}(?:[ ]?[A-Z0-9]{1,3})?\b", 0.95,

@@ -49,13 +49,15 @@ _CARD_PREFIX = re.compile(
     r"|6(?:011|5\d\d|4[4-9]\d)\d{12,15}"  # Discover
     r"|35(?:2[89]|[3-8]\d)\d{12,15}"  # JCB
     r"|62\d{14,17}"  # UnionPay
-    r"|(?:5018|5020|5038|5893|6304|6759|676[1-3])\d{8,15})$"  # Maestro
+    r"|(?:5018|5020|5038|5893|6304|6759|676[1-3])\d{8,15}"  # Maestro
+    r"|(?:2131|1800)\d{11}"  # JCB 15
+    r"|35\d{14,17}|(?:5[06-9]|6\d)\d{10,17}|0604\d{8})$"  # other JCB / Maestro ranges
 )
 
 
 def credit_card(value: str) -> bool:
     digits = _digits(value)
-    if not 13 <= len(digits) <= 19 or len(set(digits)) < 3:
+    if not 12 <= len(digits) <= 19 or len(set(digits)) < 3:
         return False
     return bool(_CARD_PREFIX.match(digits)) and luhn(digits)
 

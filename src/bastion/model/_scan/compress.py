@@ -102,4 +102,4 @@ def _eof(dec: Any) -> bool:
 
 
 def _unused(dec: Any) -> bytes:
-    return bytes(getattr(dec, "unused_data", b""))
+    return bytes(getattr(dec, "unused_data", b"") or b"")

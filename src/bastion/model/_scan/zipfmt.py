@@ -59,16 +59,17 @@ def read_directory(ctx: ScanContext, data: Any, pointer: str) -> list[Entry]:
     _, disk, _cd_disk, _n_disk, n_total, cd_size, cd_offset, _clen = _EOCD.unpack_from(data, eocd_pos)
     if disk not in (0, 0xFFFF):
         raise ZipError("multi-disk archives are not supported")
-    if n_total == 0xFFFF or cd_size == 0xFFFFFFFF or cd_offset == 0xFFFFFFFF:
-        loc = eocd_pos - _EOCD64_LOC.size
-        if loc < 0 or bytes(data[loc : loc + 4]) != b"PK\x06\x07":
-            raise ZipError("zip64 locator missing")
+    loc = eocd_pos - _EOCD64_LOC.size
+    has64 = loc >= 0 and bytes(data[loc : loc + 4]) == b"PK\x06\x07"
+    if has64:
         _, _, eocd64_pos, _ = _EOCD64_LOC.unpack_from(data, loc)
         if eocd64_pos + _EOCD64.size > size or bytes(data[eocd64_pos : eocd64_pos + 4]) != b"PK\x06\x06":
             raise ZipError("zip64 end-of-central-directory record missing")
         fields = _EOCD64.unpack_from(data, eocd64_pos)
         n_total, cd_size, cd_offset = fields[7], fields[8], fields[9]
         cd_end = eocd64_pos
+    elif n_total == 0xFFFF or cd_size == 0xFFFFFFFF or cd_offset == 0xFFFFFFFF:
+        raise ZipError("zip64 locator missing")
     else:
         cd_end = eocd_pos
     delta = cd_end - cd_size - cd_offset  # bytes prepended to the archive (zipfile tolerates this)

@@ -1,0 +1,328 @@
+"""Routes each blob to the reader its *content* calls for, recursing into containers.
+
+Nesting (a 7z holding a tar holding a zip ...) is bounded by depth, member count,
+bytes inflated and the file's time budget; all readers share one `ScanContext`.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from typing import Any
+
+from bastion.model._scan import rules as R
+from bastion.model._scan import sniff as S
+from bastion.model._scan._pickle.analyser import PickleAnalyser, PickleResult
+from bastion.model._scan.compress import DecompressError, decompress
+from bastion.model._scan.context import LimitReached, ScanContext, join_pointer, printable
+from bastion.model._scan.gguf import scan_gguf
+from bastion.model._scan.keras import scan_hdf5, scan_keras_json
+from bastion.model._scan.numpyfmt import scan_npy
+from bastion.model._scan.protobuf import scan_protobuf
+from bastion.model._scan.safetensors import scan_safetensors
+from bastion.model._scan.zipfmt import Entry, ZipError, read_directory, read_member
+
+_LEGACY_TORCH_MAGIC = 0x1950A86A20F9469CFC6C
+_STORAGE_SIZES = {
+    "Float": 4, "Double": 8, "Half": 2, "BFloat16": 2, "Long": 8, "Int": 4, "Short": 2, "Char": 1,
+    "Byte": 1, "Bool": 1, "ComplexFloat": 8, "ComplexDouble": 16, "QInt8": 1, "QUInt8": 1, "QInt32": 4,
+    "QUInt4x2": 1, "QUInt2x4": 1, "Untyped": 1,
+}  # fmt: skip
+_TS_SUSPICIOUS = re.compile(
+    rb"(torch\.ops\.(?!aten\b|prim\b|quantized\b|_caffe2\b)[A-Za-z_]\w*|ops\.aten\.(from_file|save|_load)\b|"
+    rb"__import__|\bos\.system|subprocess|builtins\.(eval|exec|open))"
+)
+
+
+def scan_blob(ctx: ScanContext, data: Any, pointer: str, depth: int = 0, *, top: bool = False) -> bool:
+    """Scan one blob; returns False when its format was not recognised."""
+    if depth > ctx.limits.max_depth:
+        ctx.limit(pointer, f"container nesting deeper than {ctx.limits.max_depth}")
+        return True
+    ctx.check_time()
+    head = bytes(data[:512])
+    tail = bytes(data[-(65535 + 22) :]) if top else b""
+    fmt = S.sniff(head, len(data), tail)
+    if fmt is None:
+        return False
+    try:
+        _ROUTES[fmt](ctx, data, pointer, depth)
+    except LimitReached as exc:
+        ctx.limit(pointer, str(exc))
+    return True
+
+
+# ---------------------------------------------------------------------- pickles
+def _pickles(ctx: ScanContext, data: Any, pointer: str, depth: int, *, torchscript: bool = False) -> list[PickleResult]:
+    """Every pickle a loader may read from this stream: one, the five of legacy
+    `torch.save`, or back-to-back pickles (scanned, lower severity if broken)."""
+    results: list[PickleResult] = []
+    first = PickleAnalyser(ctx, pointer, joblib=True, torchscript=torchscript, depth=depth).analyse(data, 0)
+    results.append(first)
+    if not first.ok:
+        return results
+    legacy = _is_legacy_torch(data)
+    pos = first.end
+    n_extra = 4 if legacy else 16
+    for _ in range(n_extra):
+        if pos >= len(data) - 1:
+            break
+        if not legacy and not (data[pos] == 0x80 and data[pos + 1] <= 5):
+            break
+        before = len(ctx.findings)
+        res = PickleAnalyser(ctx, join_pointer(pointer, f"pickle@{pos}"), joblib=True, depth=depth).analyse(data, pos)
+        results.append(res)
+        if not res.ok:
+            if not legacy:  # trailing bytes a loader never reads: keep callable findings, drop the parse error
+                ctx.findings[before:] = [f for f in ctx.findings[before:] if f.rule_id != R.MALFORMED_PICKLE.id]
+            break
+        pos = res.end
+    return results
+
+
+def _is_legacy_torch(data: Any) -> bool:
+    head = bytes(data[:16])
+    return head[:3] == b"\x80\x02\x8a" and int.from_bytes(head[4 : 4 + head[3]], "little") == _LEGACY_TORCH_MAGIC
+
+
+def _route_pickle(ctx: ScanContext, data: Any, pointer: str, depth: int) -> None:
+    _pickles(ctx, data, pointer, depth)
+
+
+# ---------------------------------------------------------------------- compressed streams
+def _route_compressed(kind: str) -> Any:
+    def route(ctx: ScanContext, data: Any, pointer: str, depth: int) -> None:
+        try:
+            out, complete = decompress(ctx, data, kind)
+        except DecompressError as exc:
+            ctx.add(R.CONTAINER_MALFORMED, pointer, str(exc))
+            return
+        if not complete:
+            ctx.limit(pointer, f"{kind} stream inflates beyond the decompression limit")
+        inner = join_pointer(pointer, kind)
+        if not scan_blob(ctx, out, inner, depth + 1):
+            if out:
+                ctx.add(R.UNRECOGNISED, inner, f"{kind}-compressed content of unknown format", confidence=0.6)
+
+    return route
+
+
+# ---------------------------------------------------------------------- zip family
+def _route_zip(ctx: ScanContext, data: Any, pointer: str, depth: int) -> None:
+    try:
+        entries = read_directory(ctx, data, pointer)
+    except ZipError as exc:
+        ctx.add(R.CONTAINER_MALFORMED, pointer, f"zip archive cannot be read: {exc}")
+        return
+    except LimitReached as exc:
+        ctx.limit(pointer, str(exc))
+        return
+    names = {e.name for e in entries}
+    torchscript = any(n.endswith("constants.pkl") for n in names) or any("/code/" in n or n.startswith("code/") for n in names)
+    by_name = {e.name: e for e in entries}
+    is_keras = "config.json" in names and ({"metadata.json", "model.weights.h5"} & names)
+    data_entries: set[str] = set()
+    for e in entries:
+        if e.name.endswith(".pkl") or e.name.endswith("/data.pkl"):
+            prefix = e.name[: -len("data.pkl")] if e.name.endswith("data.pkl") else None
+            if prefix is not None:
+                data_entries.update(n for n in names if n.startswith(prefix + "data/"))
+    for e in entries:
+        ctx.check_time()
+        if e.name.endswith("/") or e.name in data_entries:
+            continue  # tensor storage: bounds-checked from the pickle, never read
+        ptr = join_pointer(pointer, e.name)
+        if is_keras and e.name == "config.json":
+            raw = read_member(ctx, data, e, pointer, limit=64 * 1024**2)
+            if raw is not None:
+                scan_keras_json(ctx, raw, ptr)
+            continue
+        if torchscript and e.name.endswith(".py") and "/code/" in f"/{e.name}":
+            raw = read_member(ctx, data, e, pointer, limit=64 * 1024**2)
+            if raw is not None:
+                for m in _TS_SUSPICIOUS.finditer(raw):
+                    ctx.add(R.TORCHSCRIPT_OP, ptr, f"TorchScript code uses {printable(m.group(0), 60)}")
+            continue
+        head = _member_head(ctx, data, e, pointer)
+        if head is None:
+            continue
+        fmt = S.sniff(head, e.usize)
+        if fmt is None:
+            continue
+        raw = read_member(ctx, data, e, pointer)
+        if raw is None:
+            continue
+        if fmt == S.PICKLE:
+            results = _pickles(ctx, raw, ptr, depth + 1, torchscript=torchscript)
+            if e.name.endswith("data.pkl"):
+                _check_storages(ctx, results, by_name, e.name[: -len("data.pkl")], ptr)
+        else:
+            scan_blob(ctx, raw, ptr, depth + 1)
+
+
+def _member_head(ctx: ScanContext, data: Any, e: Entry, pointer: str) -> bytes | None:
+    if e.method == 0:
+        if e.data_offset < 0:
+            return None
+        return bytes(data[e.data_offset : e.data_offset + min(512, e.csize)])
+    if e.method == 8:
+        try:
+            out, _ = decompress(ctx, data[e.data_offset : e.data_offset + min(e.csize, 65536)], "deflate", limit=512)
+        except DecompressError:
+            return b""  # read_member reports the corruption
+        return out
+    return b""
+
+
+def _check_storages(
+    ctx: ScanContext, results: list[PickleResult], by_name: dict[str, Entry], prefix: str, ptr: str
+) -> None:
+    """Each storage a PyTorch pickle references must exist and be large enough."""
+    numel_of: dict[str, int] = {}
+    for res in results:
+        for pid in res.persistent_ids:
+            if not (isinstance(pid, tuple) and len(pid) >= 5 and pid[0] == "storage"):
+                continue
+            stype, key, numel = pid[1], pid[2], pid[4]
+            if not isinstance(key, str) or not isinstance(numel, int):
+                ctx.add(R.TENSOR_BOUNDS, ptr, "storage reference with a non-literal key or size")
+                continue
+            name = getattr(stype, "name", "")
+            elsize = _STORAGE_SIZES.get(name.replace("Storage", ""), 1)
+            entry = by_name.get(f"{prefix}data/{key}")
+            if entry is None:
+                ctx.add(R.TENSOR_BOUNDS, join_pointer(ptr, f"storage:{printable(key, 20)}"), "storage record missing from archive")
+                continue
+            numel_of[key] = numel
+            if entry.usize < numel * elsize:
+                ctx.add(
+                    R.TENSOR_BOUNDS,
+                    join_pointer(ptr, f"storage:{printable(key, 20)}"),
+                    f"storage declares {numel * elsize} bytes but its record holds {entry.usize}",
+                )
+        for view in res.tensor_views:
+            pid = view[0].pid
+            if not (isinstance(pid, tuple) and len(pid) >= 5 and isinstance(pid[4], int)):
+                continue
+            if len(view) < 4 or not isinstance(view[1], int):
+                continue
+            size, stride = view[2], view[3]
+            if not (isinstance(size, tuple) and isinstance(stride, tuple) and len(size) == len(stride)):
+                continue
+            if not all(isinstance(x, int) for x in (*size, *stride)):
+                continue
+            if any(s == 0 for s in size):
+                continue
+            last = view[1] + sum((s - 1) * st for s, st in zip(size, stride, strict=True))
+            if view[1] < 0 or last >= pid[4] or any(st < 0 for st in stride):
+                ctx.add(
+                    R.TENSOR_BOUNDS,
+                    join_pointer(ptr, f"storage:{printable(str(pid[2]), 20)}"),
+                    f"tensor view reaches element {last} of a {pid[4]}-element storage",
+                )
+
+
+# ---------------------------------------------------------------------- tar / 7z
+def _route_tar(ctx: ScanContext, data: Any, pointer: str, depth: int) -> None:
+    import tarfile
+
+    count = 0
+    try:
+        with tarfile.open(fileobj=io.BytesIO(bytes(data)), mode="r:") as tar:
+            for member in tar:
+                count += 1
+                ctx.check_time()
+                if count > ctx.limits.max_members:
+                    ctx.limit(pointer, "tar member count limit")
+                    return
+                ptr = join_pointer(pointer, member.name)
+                name = member.name.replace("\\", "/")
+                if name.startswith("/") or ".." in name.split("/"):
+                    ctx.add(R.PATH_TRAVERSAL, ptr, f"member name {printable(member.name, 80)!r} escapes the archive")
+                if member.issym() or member.islnk():
+                    target = member.linkname.replace("\\", "/")
+                    if target.startswith("/") or ".." in target.split("/"):
+                        ctx.add(R.PATH_TRAVERSAL, ptr, f"link to {printable(member.linkname, 80)!r} escapes the archive")
+                    continue
+                if not member.isfile():
+                    continue
+                if member.size > ctx.limits.max_member_read:
+                    ctx.limit(ptr, f"member of {member.size} bytes larger than the read limit")
+                    continue
+                fh = tar.extractfile(member)
+                if fh is None:
+                    continue
+                raw = fh.read()
+                ctx.charge_decompressed(len(raw))
+                scan_blob(ctx, raw, ptr, depth + 1)
+    except tarfile.TarError as exc:
+        ctx.add(R.CONTAINER_MALFORMED, pointer, f"tar archive cannot be read: {printable(str(exc), 80)}")
+
+
+def _route_7z(ctx: ScanContext, data: Any, pointer: str, depth: int) -> None:
+    try:
+        import py7zr
+    except ImportError:
+        ctx.add(R.CONTAINER_MALFORMED, pointer, "7z support is not installed (py7zr); archive unverified")
+        return
+    try:
+        with py7zr.SevenZipFile(io.BytesIO(bytes(data)), mode="r") as archive:
+            infos = archive.list()
+            if len(infos) > ctx.limits.max_members:
+                ctx.limit(pointer, "7z member count limit")
+                return
+            total = sum(int(i.uncompressed or 0) for i in infos)
+            budget = ctx.limits.max_decompressed - ctx.decompressed
+            if total > budget:
+                ctx.limit(pointer, f"7z declares {total} uncompressed bytes, above the remaining budget")
+                return
+            for info in infos:
+                name = info.filename.replace("\\", "/")
+                if name.startswith("/") or ".." in name.split("/"):
+                    ctx.add(R.PATH_TRAVERSAL, join_pointer(pointer, info.filename), "member name escapes the archive")
+            files = _read_7z(archive)
+            for name, raw in files.items():
+                ctx.charge_decompressed(len(raw))
+                scan_blob(ctx, raw, join_pointer(pointer, name), depth + 1)
+    except LimitReached:
+        raise
+    except Exception as exc:  # py7zr raises a wide range of errors on corrupt input
+        ctx.add(R.CONTAINER_MALFORMED, pointer, f"7z archive cannot be read: {printable(str(exc), 80)}")
+
+
+def _read_7z(archive: Any) -> dict[str, bytes]:
+    out: dict[str, bytes] = {}
+    if hasattr(archive, "readall"):
+        for name, bio in (archive.readall() or {}).items():
+            out[name] = bio.read()
+        return out
+    import tempfile
+    from pathlib import Path
+
+    with tempfile.TemporaryDirectory() as tmp:
+        archive.extractall(path=tmp)
+        for p in Path(tmp).rglob("*"):
+            if p.is_file() and not p.is_symlink():
+                out[str(p.relative_to(tmp))] = p.read_bytes()
+    return out
+
+
+def _route_json(ctx: ScanContext, data: Any, pointer: str, depth: int) -> None:
+    raw = bytes(data)
+    if b'"class_name"' in raw[:1 << 20] or b"__lambda__" in raw[:1 << 20]:
+        scan_keras_json(ctx, raw, pointer)
+
+
+_ROUTES: dict[str, Any] = {
+    S.PICKLE: _route_pickle,
+    S.ZIP: _route_zip,
+    S.NPY: lambda c, d, p, dp: scan_npy(c, d, p),
+    S.GGUF: lambda c, d, p, dp: scan_gguf(c, d, p),
+    S.HDF5: lambda c, d, p, dp: scan_hdf5(c, d, p),
+    S.SAFETENSORS: lambda c, d, p, dp: scan_safetensors(c, d, p),
+    S.PROTOBUF: lambda c, d, p, dp: scan_protobuf(c, d, p),
+    S.TAR: _route_tar,
+    S.SEVENZ: _route_7z,
+    S.JSON: _route_json,
+    **{k: _route_compressed(k) for k in S.COMPRESSED},
+}
