@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import time
 
 import pytest
@@ -146,7 +147,7 @@ def test_entities_filter_and_min_score() -> None:
 def test_no_overlapping_results() -> None:
     text = "postgres://u:Sup3rS3cret!@db.corp.io/x and https://user:hunter22x@site.io/p 4539 1488 0343 6467"
     ents = detect(text)
-    for a, b in zip(ents, ents[1:], strict=False):
+    for a, b in itertools.pairwise(ents):
         assert a.end <= b.start
 
 

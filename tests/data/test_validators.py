@@ -23,7 +23,7 @@ VALID = [
     ("credit_card", "4539 1488 0343 6467"), ("us_ssn", "536-22-1390"), ("ipv4", "192.168.1.20"),
     ("ipv6", "2001:db8::8a2e:370:7334"), ("mac", "00:1A:2B:3C:4D:5E"), ("birth_date", "1984-03-12"),
     ("birth_date", "12 March 1984"), ("phone", "+44 20 7946 0958"),
-    ("jwt", "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U"),
+    ("jwt", "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U"),  # noqa: E501
 ]  # fmt: skip
 
 INVALID = [

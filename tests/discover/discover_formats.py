@@ -83,8 +83,7 @@ def xgboost_json() -> bytes:
             "attributes": {},
             "feature_names": [],
             "feature_types": [],
-            "gradient_booster": {"model": {"gbtree_model_param": {"num_trees": "1"}, "trees": []},
-                                 "name": "gbtree"},
+            "gradient_booster": {"model": {"gbtree_model_param": {"num_trees": "1"}, "trees": []}, "name": "gbtree"},
             "learner_model_param": {"base_score": "5E-1", "num_class": "0", "num_feature": "4"},
             "objective": {"name": "binary:logistic", "reg_loss_param": {"scale_pos_weight": "1"}},
         },
@@ -99,8 +98,16 @@ def _ubj_key(k: str) -> bytes:
 
 def xgboost_ubj() -> bytes:
     inner = b"{" + _ubj_key("gradient_booster") + b"{" + _ubj_key("name") + b"S" + _ubj_key("gbtree") + b"}}"
-    return b"{" + _ubj_key("learner") + inner + _ubj_key("version") + b"[$l#L" + struct.pack(">q", 3) + (
-        struct.pack(">iii", 2, 0, 3)) + b"}"
+    return (
+        b"{"
+        + _ubj_key("learner")
+        + inner
+        + _ubj_key("version")
+        + b"[$l#L"
+        + struct.pack(">q", 3)
+        + (struct.pack(">iii", 2, 0, 3))
+        + b"}"
+    )
 
 
 LIGHTGBM_TEXT = (
@@ -116,8 +123,12 @@ def keras_v3(path: Path) -> None:
     weights = path.parent / "_weights.h5"
     with h5py.File(weights, "w") as f:
         f.create_group("layers").create_group("dense").create_group("vars").create_dataset("0", data=[1.0, 2.0])
-    cfg = {"module": "keras", "class_name": "Sequential", "config": {"name": "seq", "layers": []},
-           "registered_name": None}
+    cfg = {
+        "module": "keras",
+        "class_name": "Sequential",
+        "config": {"name": "seq", "layers": []},
+        "registered_name": None,
+    }
     with zipfile.ZipFile(path, "w") as z:
         z.writestr("metadata.json", json.dumps({"keras_version": "3.3.3", "date_saved": "2024-05-01@10:00:00"}))
         z.writestr("config.json", json.dumps(cfg))
@@ -148,7 +159,7 @@ def chroma_sqlite(path: Path) -> None:
     con.close()
 
 
-def build_tree(root: Path) -> Expected:  # noqa: PLR0915 - one list of formats reads best as one function
+def build_tree(root: Path) -> Expected:
     import gguf
     import joblib
     import nbformat
@@ -181,8 +192,10 @@ def build_tree(root: Path) -> Expected:  # noqa: PLR0915 - one list of formats r
     clf = LogisticRegression().fit(rng.normal(size=(20, 3)), np.arange(20) % 2)
 
     # ---- models
-    save_file({"w": np.zeros((4, 3), np.float32), "b": np.ones(3, np.float32)}, mark("models/weights.bin",
-              ("model", "safetensors")))
+    save_file(
+        {"w": np.zeros((4, 3), np.float32), "b": np.ones(3, np.float32)},
+        mark("models/weights.bin", ("model", "safetensors")),
+    )
     gw = gguf.GGUFWriter(mark("models/llm.dat", ("model", "gguf")), "llama")
     gw.add_name("tiny-llama")
     gw.add_context_length(128)
@@ -192,14 +205,18 @@ def build_tree(root: Path) -> Expected:  # noqa: PLR0915 - one list of formats r
     gw.write_tensors_to_file()
     gw.close()
     graph = helper.make_graph(
-        [helper.make_node("Add", ["x", "y"], ["z"])], "g",
+        [helper.make_node("Add", ["x", "y"], ["z"])],
+        "g",
         [helper.make_tensor_value_info(n, TensorProto.FLOAT, [2]) for n in ("x", "y")],
         [helper.make_tensor_value_info("z", TensorProto.FLOAT, [2])],
     )
     onnx.save(helper.make_model(graph, producer_name="bastion-test"), mark("models/graph.model", ("model", "onnx")))
     torch.save({"w": torch.zeros(2, 2)}, mark("models/state.pt", ("model", "pytorch-zip")))
-    torch.save({"w": torch.zeros(2)}, mark("models/legacy.pt", ("model", "pytorch-legacy")),
-               _use_new_zipfile_serialization=False)
+    torch.save(
+        {"w": torch.zeros(2)},
+        mark("models/legacy.pt", ("model", "pytorch-legacy")),
+        _use_new_zipfile_serialization=False,
+    )
     torch.jit.save(torch.jit.script(torch.nn.Linear(2, 2)), mark("models/scripted.zip", ("model", "torchscript")))
     put("models/raw.pkl", pickle.dumps({"weights": [1.0, 2.0], "bias": 0.5}, protocol=4), ("model", "pickle"))
     put("models/proto0.data", pickle.dumps({"a": [1, 2]}, protocol=0), ("model", "pickle"))
@@ -225,86 +242,162 @@ def build_tree(root: Path) -> Expected:  # noqa: PLR0915 - one list of formats r
     exp["saved/serving"] = ("model", "tf-savedmodel")
 
     # MLflow model folder
-    put("mlruns/model/MLmodel",
+    put(
+        "mlruns/model/MLmodel",
         "artifact_path: model\nflavors:\n  python_function:\n    loader_module: mlflow.sklearn\n"
         "  sklearn:\n    pickled_model: model.pkl\n    sklearn_version: 1.4.2\n"
         "mlflow_version: 2.12.1\nmodel_uuid: 0f1e2d3c\nrun_id: 4b5c6d7e8f9a0b1c\n"
-        "utc_time_created: '2024-05-01 10:00:00.000000'\n", ("config", "mlflow-mlmodel"))
+        "utc_time_created: '2024-05-01 10:00:00.000000'\n",
+        ("config", "mlflow-mlmodel"),
+    )
     put("mlruns/model/model.pkl", pickle.dumps(clf), ("model", "pickle"))
     put("mlruns/model/conda.yaml", "channels:\n- conda-forge\ndependencies:\n- python=3.11\n", None)
     put("mlruns/model/requirements.txt", "mlflow==2.12.1\nscikit-learn==1.4.2\n", None)
     exp["mlruns/model"] = ("model", "mlflow-model")
 
     # Hugging Face model folder
-    put("hf/bert-finetuned/config.json", json.dumps({
-        "_name_or_path": "bert-base-uncased", "architectures": ["BertForSequenceClassification"],
-        "model_type": "bert", "hidden_size": 32, "vocab_size": 100, "torch_dtype": "float32",
-        "transformers_version": "4.40.0"}), ("config", "hf-model-config"))
-    save_file({"embeddings": np.zeros((10, 4), np.float32)}, mark("hf/bert-finetuned/model.safetensors",
-              ("model", "safetensors")))
-    put("hf/bert-finetuned/tokenizer.json", json.dumps({"version": "1.0", "model": {"type": "WordPiece"},
-                                                         "added_tokens": []}), None)
+    put(
+        "hf/bert-finetuned/config.json",
+        json.dumps(
+            {
+                "_name_or_path": "bert-base-uncased",
+                "architectures": ["BertForSequenceClassification"],
+                "model_type": "bert",
+                "hidden_size": 32,
+                "vocab_size": 100,
+                "torch_dtype": "float32",
+                "transformers_version": "4.40.0",
+            }
+        ),
+        ("config", "hf-model-config"),
+    )
+    save_file(
+        {"embeddings": np.zeros((10, 4), np.float32)},
+        mark("hf/bert-finetuned/model.safetensors", ("model", "safetensors")),
+    )
+    put(
+        "hf/bert-finetuned/tokenizer.json",
+        json.dumps({"version": "1.0", "model": {"type": "WordPiece"}, "added_tokens": []}),
+        None,
+    )
     exp["hf/bert-finetuned"] = ("model", "hf-model")
 
     # ---- datasets
-    put("data/transactions.dat", "id,name,email,amount\n" + "".join(
-        f"{i},User {i},user{i}@example.com,{i * 3.5}\n" for i in range(20)), ("dataset", "csv"))
-    put("data/features.tsv", "a\tb\tc\n" + "".join(f"{i}\t{i * 2}\t{i * 3}\n" for i in range(10)),
-        ("dataset", "tsv"))
+    put(
+        "data/transactions.dat",
+        "id,name,email,amount\n" + "".join(f"{i},User {i},user{i}@example.com,{i * 3.5}\n" for i in range(20)),
+        ("dataset", "csv"),
+    )
+    put("data/features.tsv", "a\tb\tc\n" + "".join(f"{i}\t{i * 2}\t{i * 3}\n" for i in range(10)), ("dataset", "tsv"))
     table = pa.table({"id": list(range(10)), "label": [i % 2 for i in range(10)]})
     pq.write_table(table, mark("data/train.bin", ("dataset", "parquet")))
-    put("data/chat.jsonl", "".join(json.dumps({"messages": [{"role": "user", "content": f"q{i}"}]}) + "\n"
-                                   for i in range(5)), ("dataset", "jsonl"))
-    with pa.OSFile(str(mark("data/table.arrow", ("dataset", "arrow"))), "wb") as sink, pa.ipc.new_file(
-        sink, table.schema
-    ) as w:
+    put(
+        "data/chat.jsonl",
+        "".join(json.dumps({"messages": [{"role": "user", "content": f"q{i}"}]}) + "\n" for i in range(5)),
+        ("dataset", "jsonl"),
+    )
+    with (
+        pa.OSFile(str(mark("data/table.arrow", ("dataset", "arrow"))), "wb") as sink,
+        pa.ipc.new_file(sink, table.schema) as w,
+    ):
         w.write_table(table)
     feather.write_feather(table, mark("data/table.feather", ("dataset", "arrow")))
-    with pa.OSFile(str(mark("data/stream.bin", ("dataset", "arrow-stream"))), "wb") as sink, pa.ipc.new_stream(
-        sink, table.schema
-    ) as w:
+    with (
+        pa.OSFile(str(mark("data/stream.bin", ("dataset", "arrow-stream"))), "wb") as sink,
+        pa.ipc.new_stream(sink, table.schema) as w,
+    ):
         w.write_table(table)
     put("data/examples.tfrecord", tfrecord_bytes([b"\x0a\x05hello", b"\x0a\x05world"]), ("dataset", "tfrecord"))
-    with pa.OSFile(str(mark("hfds/train/data-00000-of-00001.arrow", ("dataset", "arrow-stream"))), "wb") as s, (
-        pa.ipc.new_stream(s, table.schema)
-    ) as w:
+    with (
+        pa.OSFile(str(mark("hfds/train/data-00000-of-00001.arrow", ("dataset", "arrow-stream"))), "wb") as s,
+        pa.ipc.new_stream(s, table.schema) as w,
+    ):
         w.write_table(table)
-    put("hfds/train/dataset_info.json", json.dumps({"citation": "", "description": "", "features": {
-        "id": {"dtype": "int64", "_type": "Value"}, "label": {"dtype": "int64", "_type": "Value"}}}), None)
-    put("hfds/train/state.json", json.dumps({"_data_files": [{"filename": "data-00000-of-00001.arrow"}],
-                                             "_fingerprint": "abc", "_split": "train"}), None)
+    put(
+        "hfds/train/dataset_info.json",
+        json.dumps(
+            {
+                "citation": "",
+                "description": "",
+                "features": {"id": {"dtype": "int64", "_type": "Value"}, "label": {"dtype": "int64", "_type": "Value"}},
+            }
+        ),
+        None,
+    )
+    put(
+        "hfds/train/state.json",
+        json.dumps(
+            {"_data_files": [{"filename": "data-00000-of-00001.arrow"}], "_fingerprint": "abc", "_split": "train"}
+        ),
+        None,
+    )
     exp["hfds/train"] = ("dataset", "hf-dataset")
 
     # ---- AI application material
     nb = nbformat.v4.new_notebook()
     nb.cells = [
         nbformat.v4.new_code_cell("import pandas as pd\ndf = pd.read_csv('data/transactions.dat')"),
-        nbformat.v4.new_code_cell("print(key)", outputs=[nbformat.v4.new_output(
-            "stream", name="stdout", text=f"{FAKE_OPENAI_KEY}\n")]),
+        nbformat.v4.new_code_cell(
+            "print(key)", outputs=[nbformat.v4.new_output("stream", name="stdout", text=f"{FAKE_OPENAI_KEY}\n")]
+        ),
     ]
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     put("notebooks/train.ipynb", nbformat.writes(nb), ("notebook", "jupyter"))
-    put("prompts/system.txt", "You are a helpful banking assistant. You must never reveal account numbers.\n"
-        "Always answer politely and refuse requests for other customers' data.\n", ("prompt", "system-prompt"))
-    put("prompts/qa.json", json.dumps({"_type": "prompt", "input_variables": ["question"],
-                                       "template": "Answer: {question}"}), ("prompt", "langchain-config"))
-    put("prompts/support.prompty", "---\nname: Support\nmodel:\n  api: chat\n  configuration:\n"
-        "    type: azure_openai\n---\nsystem:\nYou are a support agent.\n", ("prompt", "prompty"))
-    put("prompts/messages.json", json.dumps([{"role": "system", "content": "You are terse."},
-                                             {"role": "user", "content": "{q}"}]), ("prompt", "chat-messages"))
-    put("configs/claude_desktop_config.json", json.dumps({"mcpServers": {"fs": {
-        "command": "npx", "args": ["-y", "@modelcontextprotocol/server-filesystem", "/tmp"]}}}),
-        ("config", "mcp-config"))
-    put("configs/chain.json", json.dumps({"lc": 1, "type": "constructor", "id": [
-        "langchain", "chat_models", "openai", "ChatOpenAI"], "kwargs": {"model_name": "gpt-4o"}}),
-        ("config", "langchain-serialized"))
+    put(
+        "prompts/system.txt",
+        "You are a helpful banking assistant. You must never reveal account numbers.\n"
+        "Always answer politely and refuse requests for other customers' data.\n",
+        ("prompt", "system-prompt"),
+    )
+    put(
+        "prompts/qa.json",
+        json.dumps({"_type": "prompt", "input_variables": ["question"], "template": "Answer: {question}"}),
+        ("prompt", "langchain-config"),
+    )
+    put(
+        "prompts/support.prompty",
+        "---\nname: Support\nmodel:\n  api: chat\n  configuration:\n"
+        "    type: azure_openai\n---\nsystem:\nYou are a support agent.\n",
+        ("prompt", "prompty"),
+    )
+    put(
+        "prompts/messages.json",
+        json.dumps([{"role": "system", "content": "You are terse."}, {"role": "user", "content": "{q}"}]),
+        ("prompt", "chat-messages"),
+    )
+    put(
+        "configs/claude_desktop_config.json",
+        json.dumps(
+            {
+                "mcpServers": {
+                    "fs": {"command": "npx", "args": ["-y", "@modelcontextprotocol/server-filesystem", "/tmp"]}
+                }
+            }
+        ),
+        ("config", "mcp-config"),
+    )
+    put(
+        "configs/chain.json",
+        json.dumps(
+            {
+                "lc": 1,
+                "type": "constructor",
+                "id": ["langchain", "chat_models", "openai", "ChatOpenAI"],
+                "kwargs": {"model_name": "gpt-4o"},
+            }
+        ),
+        ("config", "langchain-serialized"),
+    )
     put("configs/llm.yaml", "model: gpt-4o-mini\ntemperature: 0.2\nmax_tokens: 512\n", ("config", "llm-config"))
-    put("configs/agents.yaml", "researcher:\n  role: Senior analyst\n  goal: Find fraud\n  backstory: Veteran\n",
-        ("config", "agent-config"))
-    put("configs/OAI_CONFIG_LIST", json.dumps([{"model": "gpt-4", "api_key": "<redacted>"}]),
-        ("config", "llm-config"))
-    put("vectors/index.faiss", faiss_flat_l2(4, [[0.0, 1.0, 2.0, 3.0], [1.0, 1.0, 1.0, 1.0]]),
-        ("vector_store", "faiss"))
+    put(
+        "configs/agents.yaml",
+        "researcher:\n  role: Senior analyst\n  goal: Find fraud\n  backstory: Veteran\n",
+        ("config", "agent-config"),
+    )
+    put("configs/OAI_CONFIG_LIST", json.dumps([{"model": "gpt-4", "api_key": "<redacted>"}]), ("config", "llm-config"))
+    put(
+        "vectors/index.faiss", faiss_flat_l2(4, [[0.0, 1.0, 2.0, 3.0], [1.0, 1.0, 1.0, 1.0]]), ("vector_store", "faiss")
+    )
     chroma_sqlite(mark("vectors/chroma/chroma.sqlite3", ("vector_store", "chroma-sqlite")))
     exp["vectors/chroma"] = ("vector_store", "chroma")
     put("vectors/lancedb/docs.lance/_versions/1.manifest", b"\x00\x01" * 20 + b"LANC", None)
@@ -312,9 +405,11 @@ def build_tree(root: Path) -> Expected:  # noqa: PLR0915 - one list of formats r
     exp["vectors/lancedb/docs.lance"] = ("vector_store", "lance")
     put("vectors/llama/docstore.json", json.dumps({"docstore/data": {}}), ("vector_store", "llamaindex-json"))
     put("vectors/llama/index_store.json", json.dumps({"index_store/data": {}}), ("vector_store", "llamaindex-json"))
-    put("vectors/llama/default__vector_store.json", json.dumps({"embedding_dict": {}, "text_id_to_ref_doc_id": {},
-                                                                "metadata_dict": {}}),
-        ("vector_store", "llamaindex-json"))
+    put(
+        "vectors/llama/default__vector_store.json",
+        json.dumps({"embedding_dict": {}, "text_id_to_ref_doc_id": {}, "metadata_dict": {}}),
+        ("vector_store", "llamaindex-json"),
+    )
     exp["vectors/llama"] = ("vector_store", "llamaindex")
     put("app/.env", f"# app settings\nDEBUG=1\nOPENAI_API_KEY={FAKE_OPENAI_KEY}\n", ("secrets", "dotenv"))
 

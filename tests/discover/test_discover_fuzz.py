@@ -15,12 +15,41 @@ from bastion.discover._sniff._folders import identify_folder
 from bastion.discover._types import WalkItem
 
 MAGICS = [
-    b"", b"GGUF\x03\x00\x00\x00", b"\x93NUMPY\x01\x00", b"PK\x03\x04", b"\x89HDF\r\n\x1a\n", b"IxF2",
-    b"ARROW1\x00\x00", b"\xff\xff\xff\xff", b"PAR1", b"CBM1", b"binf", b"SQLite format 3\x00",
-    b"\x08\x01\x12", b"\x08\x07\x12", b"\x80\x02", b"\x80\x04\x95", b"\x80\x02\x8a\nl\xfc\x9cF\xf9 j\xa8P\x19.",
-    b"\x1f\x8b\x08", b"x\x9c", b"BZh91AY&SY", b"\xfd7zXZ\x00", b"]\x00\x00\x80\x00", b"\x04\x22\x4d\x18",
-    b"\x28\xb5\x2f\xfd", b"ZF0x", b"(dp0\n", b"{", b"[", b"tree\nversion=", b"---\n", b"You are ", b"a,b\n",
-    b"\x10\x00\x00\x00\x00\x00\x00\x00{", b"FEA1", b"\x00\x00\x00\x00TFL3",
+    b"",
+    b"GGUF\x03\x00\x00\x00",
+    b"\x93NUMPY\x01\x00",
+    b"PK\x03\x04",
+    b"\x89HDF\r\n\x1a\n",
+    b"IxF2",
+    b"ARROW1\x00\x00",
+    b"\xff\xff\xff\xff",
+    b"PAR1",
+    b"CBM1",
+    b"binf",
+    b"SQLite format 3\x00",
+    b"\x08\x01\x12",
+    b"\x08\x07\x12",
+    b"\x80\x02",
+    b"\x80\x04\x95",
+    b"\x80\x02\x8a\nl\xfc\x9cF\xf9 j\xa8P\x19.",
+    b"\x1f\x8b\x08",
+    b"x\x9c",
+    b"BZh91AY&SY",
+    b"\xfd7zXZ\x00",
+    b"]\x00\x00\x80\x00",
+    b"\x04\x22\x4d\x18",
+    b"\x28\xb5\x2f\xfd",
+    b"ZF0x",
+    b"(dp0\n",
+    b"{",
+    b"[",
+    b"tree\nversion=",
+    b"---\n",
+    b"You are ",
+    b"a,b\n",
+    b"\x10\x00\x00\x00\x00\x00\x00\x00{",
+    b"FEA1",
+    b"\x00\x00\x00\x00TFL3",
 ]
 
 
@@ -43,10 +72,28 @@ def test_text_never_raises(text: str) -> None:
 
 
 @settings(max_examples=100, deadline=None)
-@given(members=st.lists(st.sampled_from(["config.json", "MLmodel", "saved_model.pb", "model.safetensors",
-                                         "dataset_info.json", "state.json", "chroma.sqlite3", "_versions/",
-                                         "data/", "docstore.json", "index_store.json", "dataset_dict.json"]),
-                        unique=True), head=st.binary(max_size=256))
+@given(
+    members=st.lists(
+        st.sampled_from(
+            [
+                "config.json",
+                "MLmodel",
+                "saved_model.pb",
+                "model.safetensors",
+                "dataset_info.json",
+                "state.json",
+                "chroma.sqlite3",
+                "_versions/",
+                "data/",
+                "docstore.json",
+                "index_store.json",
+                "dataset_dict.json",
+            ]
+        ),
+        unique=True,
+    ),
+    head=st.binary(max_size=256),
+)
 def test_folder_identification_never_raises(members: list[str], head: bytes) -> None:
     identify_folder("d", 10, head, tuple(members))
 
@@ -59,8 +106,9 @@ def samples(format_tree: tuple[Path, dict[str, object]]) -> list[bytes]:
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.data())
-def test_truncated_and_mutated_real_files_never_raise(samples: list[bytes], tmp_path_factory: pytest.TempPathFactory,
-                                                     data: st.DataObject) -> None:
+def test_truncated_and_mutated_real_files_never_raise(
+    samples: list[bytes], tmp_path_factory: pytest.TempPathFactory, data: st.DataObject
+) -> None:
     blob = data.draw(st.sampled_from(samples))
     cut = data.draw(st.integers(0, len(blob)))
     mutated = bytearray(blob[:cut])

@@ -2,8 +2,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bastion.discover import WalkItem, WalkProblem, identify, walk
 from discover_formats import Expected, crc32c_ref
+
+from bastion.discover import WalkItem, WalkProblem, identify, walk
 
 
 def test_reference_crc32c_is_right() -> None:

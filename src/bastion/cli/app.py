@@ -22,10 +22,13 @@ app = typer.Typer(
 # One module per command group; each exposes `register(app: typer.Typer) -> None`.
 _COMMANDS = (
     "bastion.cli.audit",
+    "bastion.cli.bom",
     "bastion.cli.config",
     "bastion.cli.controls",
     "bastion.cli.demo",
     "bastion.cli.detect",
+    "bastion.cli.discover",
+    "bastion.cli.inventory",
     "bastion.cli.scan",
     "bastion.cli.scan_model",
 )

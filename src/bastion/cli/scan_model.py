@@ -18,7 +18,7 @@ def register(app: typer.Typer) -> None:
     def scan_model(
         file: Annotated[Path, typer.Argument(help="Model file (or SavedModel folder) to scan")],
         as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output")] = False,
-        sarif: Annotated[Path | None, typer.Option("--sarif", help="Also write a SARIF report to this folder")] = None,
+        sarif: Annotated[Path | None, typer.Option("--sarif", help="Also write a SARIF 2.1.0 log to this file")] = None,
         fail_on: Annotated[
             str | None, typer.Option("--fail-on", help="Exit 1 at or above this severity (default: config)")
         ] = None,
@@ -54,9 +54,27 @@ def _table(findings: list, file: Path) -> None:  # type: ignore[type-arg]
     console.print(table)
 
 
-def _write_sarif(findings: list, file: Path, out_dir: Path) -> None:  # type: ignore[type-arg]
-    try:
-        from bastion.report import write_reports  # type: ignore[attr-defined]
-    except ImportError:
-        fail("SARIF output needs the report renderer (bastion.report), which is not installed yet")
-    write_reports({"target": str(file), "findings": findings}, out_dir, ["sarif"])
+def _write_sarif(findings: list, file: Path, out: Path) -> None:  # type: ignore[type-arg]
+    """Write a SARIF 2.1.0 log to `out` (a file path) through the shared report renderer."""
+    import json
+    from datetime import UTC, datetime
+
+    from bastion import __version__
+    from bastion.core.report_model import ScanReport
+    from bastion.model.scan import RULES
+    from bastion.report import to_sarif
+
+    now = datetime.now(UTC)
+    report = ScanReport(
+        scan_id=f"scan-model-{now.strftime('%Y%m%dT%H%M%S')}",
+        project=state.settings.project,
+        root=str(file),
+        started_at=now,
+        finished_at=now,
+        tool_version=__version__,
+        findings=list(findings),
+    )
+    if out.is_dir():
+        out = out / "scan-model.sarif"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(to_sarif(report, RULES), indent=2, default=str) + "\n", encoding="utf-8")

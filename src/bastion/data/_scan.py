@@ -60,14 +60,88 @@ RULES: dict[str, Rule] = {
 }  # fmt: skip
 
 _SENSITIVE_IDS = frozenset(
-    "CREDIT_CARD IBAN_CODE US_SSN US_ITIN US_PASSPORT US_DRIVER_LICENSE US_BANK_ROUTING US_MBI UK_NHS UK_NINO "
-    "DE_TAX_ID FR_NIR ES_DNI ES_NIE IT_FISCAL_CODE NL_BSN IN_AADHAAR IN_PAN CA_SIN AU_TFN AU_MEDICARE SG_NRIC "
-    "BR_CPF PL_PESEL SE_PERSONNUMMER FI_HETU ZA_ID CN_RESIDENT_ID MX_CURP".split()
+    [
+        "CREDIT_CARD",
+        "IBAN_CODE",
+        "US_SSN",
+        "US_ITIN",
+        "US_PASSPORT",
+        "US_DRIVER_LICENSE",
+        "US_BANK_ROUTING",
+        "US_MBI",
+        "UK_NHS",
+        "UK_NINO",
+        "DE_TAX_ID",
+        "FR_NIR",
+        "ES_DNI",
+        "ES_NIE",
+        "IT_FISCAL_CODE",
+        "NL_BSN",
+        "IN_AADHAAR",
+        "IN_PAN",
+        "CA_SIN",
+        "AU_TFN",
+        "AU_MEDICARE",
+        "SG_NRIC",
+        "BR_CPF",
+        "PL_PESEL",
+        "SE_PERSONNUMMER",
+        "FI_HETU",
+        "ZA_ID",
+        "CN_RESIDENT_ID",
+        "MX_CURP",
+    ]
 )
 _TEXT_SUFFIXES = frozenset(
-    ".txt .md .rst .prompt .jinja .j2 .tmpl .tpl .log .yaml .yml .toml .json .ini .cfg .conf .env .properties "
-    ".xml .py .sh .bash .zsh .ps1 .js .ts .go .java .rb .php .tf .tfvars .hcl .sql .r .scala .kt .cs .dockerfile "
-    ".html .htm .csv_ .jsonc .netrc .npmrc .pypirc .pgpass".split()
+    [
+        ".txt",
+        ".md",
+        ".rst",
+        ".prompt",
+        ".jinja",
+        ".j2",
+        ".tmpl",
+        ".tpl",
+        ".log",
+        ".yaml",
+        ".yml",
+        ".toml",
+        ".json",
+        ".ini",
+        ".cfg",
+        ".conf",
+        ".env",
+        ".properties",
+        ".xml",
+        ".py",
+        ".sh",
+        ".bash",
+        ".zsh",
+        ".ps1",
+        ".js",
+        ".ts",
+        ".go",
+        ".java",
+        ".rb",
+        ".php",
+        ".tf",
+        ".tfvars",
+        ".hcl",
+        ".sql",
+        ".r",
+        ".scala",
+        ".kt",
+        ".cs",
+        ".dockerfile",
+        ".html",
+        ".htm",
+        ".csv_",
+        ".jsonc",
+        ".netrc",
+        ".npmrc",
+        ".pypirc",
+        ".pgpass",
+    ]
 )
 _TEXT_NAMES = frozenset({".env", "dockerfile", ".netrc", ".npmrc", ".pypirc", ".pgpass", ".git-credentials",
                          "credentials", "config", "id_rsa", "id_ed25519", "id_ecdsa"})  # fmt: skip
@@ -105,9 +179,7 @@ class SensitiveDataScanner:
             return True
         if name in _TEXT_NAMES or name.startswith(".env"):
             return True
-        if target.asset is not None and target.asset.kind.value in ("prompt", "config", "secrets", "notebook"):
-            return True
-        return False
+        return bool(target.asset is not None and target.asset.kind.value in ("prompt", "config", "secrets", "notebook"))
 
     def scan(self, target: ScanTarget) -> Iterable[Finding]:
         p = target.path
@@ -253,7 +325,9 @@ def _output_text(out: dict[str, Any]) -> str:
         for mime in _TEXT_MIMES:
             if mime in data:
                 v = data[mime]
-                parts.append(json.dumps(v) if isinstance(v, dict | list) and mime == "application/json" else _text_of(v))
+                parts.append(
+                    json.dumps(v) if isinstance(v, dict | list) and mime == "application/json" else _text_of(v)
+                )
         return "\n".join(parts)
     return ""
 

@@ -14,10 +14,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
+from bastion.core.plugins import Recognizer
 from bastion.data._detect.allowlist import DOCUMENTED_EXAMPLES
-from bastion.data._detect.custom import RecognizerConfigError, parse_custom
 from bastion.data._detect.catalog_pii import PII_PATTERNS
 from bastion.data._detect.catalog_secrets import SECRET_PATTERNS
+from bastion.data._detect.custom import RecognizerConfigError, parse_custom
 from bastion.data._detect.engine import Backend, Engine, PatternError, available_backends, resolve_overlaps
 from bastion.data._detect.model import Entity, Pattern
 from bastion.data._detect.stream import Located, detect_stream
@@ -27,8 +28,8 @@ __all__ = [
     "DEFAULT_MIN_SCORE",
     "Detector",
     "Entity",
-    "Pattern",
     "Located",
+    "Pattern",
     "PatternError",
     "RecognizerConfigError",
     "TextScan",
@@ -67,6 +68,7 @@ class Detector:
         backend: Backend = "auto",
         names: bool = True,
         min_score: float = DEFAULT_MIN_SCORE,
+        recognizers: Sequence[Recognizer] | None = None,
     ) -> None:
         from bastion.data._detect.custom import deny_list_patterns
 
@@ -79,6 +81,7 @@ class Detector:
             from bastion.data._detect.names import NamesLayer
 
             self._names = NamesLayer.load()
+        self.recognizers: list[Recognizer] = list(_plugin_recognizers() if recognizers is None else recognizers)
 
     @classmethod
     def from_yaml(cls, path: str | Path, **kwargs: object) -> Detector:
@@ -115,10 +118,19 @@ class Detector:
         use_names = self._names is not None if names is None else (names and self._names is not None)
         if use_names and self._names is not None:
             found.extend(e for e in self._names.find(text) if e.score >= threshold)
+        for rec in self.recognizers:
+            found.extend(e for e in rec.find(text) if e.score >= threshold and 0 <= e.start < e.end <= len(text))
         if entities is not None:
             wanted = set(entities)
             found = [e for e in found if e.entity_type in wanted]
         return resolve_overlaps(found)
+
+
+def _plugin_recognizers() -> list[Recognizer]:
+    """Third-party recognizers registered under the `bastion.recognizers` entry-point group."""
+    from bastion.core.plugins import RECOGNIZERS, plugins
+
+    return [r for r in plugins(RECOGNIZERS).values() if isinstance(r, Recognizer)]
 
 
 _default: Detector | None = None

@@ -11,6 +11,10 @@ modules so it can change without breaking callers.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
+from bastion.core.types import Asset
 from bastion.discover._digest import digest_file
 from bastion.discover._enrich import enrich
 from bastion.discover._inventory import Discovery, InventoryDelta, diff_assets, discover, record
@@ -41,10 +45,11 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> object:
-    # the BOM pulls in cyclonedx-python-lib (an optional extra); import it only when asked
-    if name == "build_bom":
-        from bastion.discover._bom import build_bom
+def build_bom(assets: Sequence[Asset], *, name: str = "ai-inventory", validate: bool = True) -> dict[str, Any]:
+    """A schema-validated CycloneDX 1.6 AI-BOM (as a JSON-ready dict) for `assets`.
 
-        return build_bom
-    raise AttributeError(name)
+    Imported lazily: cyclonedx-python-lib is the optional ``bom`` extra.
+    """
+    from bastion.discover._bom import build_bom as _build
+
+    return _build(assets, name=name, validate=validate)

@@ -24,8 +24,12 @@ _TYPE_BY_KIND = {
     AssetKind.CONFIG: "DATA",
     AssetKind.SECRETS: "FILE",
 }
-_DATA_TYPE = {AssetKind.DATASET: "dataset", AssetKind.VECTOR_STORE: "dataset", AssetKind.PROMPT: "configuration",
-              AssetKind.CONFIG: "configuration"}
+_DATA_TYPE = {
+    AssetKind.DATASET: "dataset",
+    AssetKind.VECTOR_STORE: "dataset",
+    AssetKind.PROMPT: "configuration",
+    AssetKind.CONFIG: "configuration",
+}
 
 
 class BomError(ValueError):
@@ -45,8 +49,9 @@ def build_bom(assets: Sequence[Asset], *, name: str = "ai-inventory", validate: 
 
     bom = Bom()
     bom.metadata.component = Component(name=name, type=ComponentType.APPLICATION, bom_ref="root")
-    bom.metadata.tools.components.add(Component(name="bastion", version=__version__,
-                                                type=ComponentType.APPLICATION, bom_ref="tool:bastion"))
+    bom.metadata.tools.components.add(
+        Component(name="bastion", version=__version__, type=ComponentType.APPLICATION, bom_ref="tool:bastion")
+    )
     comps: dict[str, Component] = {}
     for a in sorted(assets, key=lambda x: x.uri):
         props = [Property(name="bastion:kind", value=a.kind.value), Property(name="bastion:format", value=a.format)]
@@ -102,7 +107,7 @@ def _annotate(doc: dict[str, Any], by_ref: dict[str, Asset], comps_by_ref: set[s
         if a is None:
             continue
         if a.kind is AssetKind.MODEL:
-            card = _model_card(a, [r for r in dataset_refs if r[len("asset:"):] in a.lineage])
+            card = _model_card(a, [r for r in dataset_refs if r[len("asset:") :] in a.lineage])
             if card:
                 comp["modelCard"] = card
         elif a.kind in _DATA_TYPE:
@@ -132,8 +137,9 @@ def _model_card(a: Asset, datasets: list[str]) -> dict[str, Any] | None:
     props = [{"name": "bastion:format", "value": a.format}]
     for key in ("parameters", "tensors", "dtypes", "flavors", "run_id"):
         if key in t:
-            props.append({"name": f"bastion:{key}", "value": json.dumps(t[key]) if not isinstance(t[key], str)
-                          else t[key]})
+            props.append(
+                {"name": f"bastion:{key}", "value": json.dumps(t[key]) if not isinstance(t[key], str) else t[key]}
+            )
     if not params and len(props) == 1:
         return None
     card: dict[str, Any] = {"properties": props}

@@ -33,8 +33,7 @@ def _hash_range(fd: int, start: int, length: int) -> bytes:
     return h.digest()
 
 
-def digest_file(path: Path, *, sharded: bool = False, workers: int | None = None,
-                shard_size: int = SHARD_SIZE) -> str:
+def digest_file(path: Path, *, sharded: bool = False, workers: int | None = None, shard_size: int = SHARD_SIZE) -> str:
     """``sha256:<hex>`` of the file, or ``sha256-sharded-<shard bytes>:<hex>`` when `sharded`.
 
     Raises `OSError` when the file cannot be read; callers record that per file.

@@ -19,15 +19,18 @@ from bastion.discover._owners import OwnerResolver
 
 MAX_TEXT_READ = 8 * 1024 * 1024
 UNSAFE_FORMATS = frozenset({"pickle", "joblib", "pytorch-legacy", "pytorch-zip", "torchscript", "mlflow-model"})
-FOLDER_FORMATS = frozenset({"hf-model", "hf-adapter", "mlflow-model", "tf-savedmodel", "hf-dataset", "chroma",
-                            "lance", "llamaindex"})
+FOLDER_FORMATS = frozenset(
+    {"hf-model", "hf-adapter", "mlflow-model", "tf-savedmodel", "hf-dataset", "chroma", "lance", "llamaindex"}
+)
 PII_COLUMNS = re.compile(
     r"(?i)^(?:e?-?mail(?:_?address)?|phone(?:_?number)?|mobile|ssn|social_security(?:_number)?|"
     r"(?:first|last|full|given|family|customer)_?name|name|surname|dob|date_of_birth|birth_?date|address|"
     r"street|zip(?:_?code)?|postcode|postal_code|iban|account_?(?:number|no)|card_?(?:number|no)|pan|"
     r"credit_?card|passport(?:_?number)?|national_?id|tax_?id|ip_?address|ip)$"
 )
-_FILE_REF = re.compile(r"""["']([^"'\n]{1,256}\.(?:csv|tsv|parquet|jsonl|json|arrow|feather|tfrecord|dat|txt|npz|npy|h5|pkl|joblib|safetensors|pt|bin|onnx|gguf))["']""")
+_FILE_REF = re.compile(
+    r"""["']([^"'\n]{1,256}\.(?:csv|tsv|parquet|jsonl|json|arrow|feather|tfrecord|dat|txt|npz|npy|h5|pkl|joblib|safetensors|pt|bin|onnx|gguf))["']"""
+)
 
 
 def _read_text(path: Path) -> str | None:

@@ -48,8 +48,7 @@ class InventoryDelta:
     vanished: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, list[str]]:
-        return {"added": self.added, "changed": self.changed, "unchanged": self.unchanged,
-                "vanished": self.vanished}
+        return {"added": self.added, "changed": self.changed, "unchanged": self.unchanged, "vanished": self.vanished}
 
 
 def discover(
@@ -87,13 +86,13 @@ def discover(
             _digest(asset, entry, project, store, verify, result)
         result.assets.append(asset)
     enrich(result.assets, root, owners=owners, use_git=use_git)
-    result.findings = sprawl_findings(project, result.assets, store, root=root, owners=owners,
-                                      include_file_checks=True)
+    result.findings = sprawl_findings(project, result.assets, store, root=root, owners=owners, include_file_checks=True)
     return result
 
 
-def _digest(asset: Asset, item: WalkItem, project: str, store: _StoreLike | None, verify: bool,
-            result: Discovery) -> None:
+def _digest(
+    asset: Asset, item: WalkItem, project: str, store: _StoreLike | None, verify: bool, result: Discovery
+) -> None:
     known = store.asset_state(project, asset.uri) if store is not None else None
     if not verify and known is not None and known[0] == item.size and known[1] == item.mtime and known[2]:
         asset.digest = known[2]
@@ -103,8 +102,13 @@ def _digest(asset: Asset, item: WalkItem, project: str, store: _StoreLike | None
         result.digested += 1
     except OSError as exc:
         asset.tags.setdefault("problems", []).append(f"unreadable for digest: {exc.strerror or exc}")
-    if verify and known is not None and known[2] and asset.digest and known[2] != asset.digest and (
-        known[0] == item.size and known[1] == item.mtime
+    if (
+        verify
+        and known is not None
+        and known[2]
+        and asset.digest
+        and known[2] != asset.digest
+        and (known[0] == item.size and known[1] == item.mtime)
     ):
         asset.tags["content_changed_silently"] = True
 
@@ -133,6 +137,8 @@ def diff_assets(old: Sequence[Asset], new: Sequence[Asset]) -> dict[str, Any]:
     for uri in sorted(a.keys() & b.keys()):
         d = {f: [getattr(a[uri], f), getattr(b[uri], f)] for f in fields if getattr(a[uri], f) != getattr(b[uri], f)}
         if d:
-            changed[uri] = {k: [str(v[0]) if hasattr(v[0], "value") else v[0], str(v[1]) if hasattr(
-                v[1], "value") else v[1]] for k, v in d.items()}
+            changed[uri] = {
+                k: [str(v[0]) if hasattr(v[0], "value") else v[0], str(v[1]) if hasattr(v[1], "value") else v[1]]
+                for k, v in d.items()
+            }
     return {"added": sorted(b.keys() - a.keys()), "removed": sorted(a.keys() - b.keys()), "changed": changed}

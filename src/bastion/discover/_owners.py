@@ -77,7 +77,10 @@ class OwnerResolver:
         try:
             out = subprocess.run(
                 ["git", "-C", str(self.root), "rev-parse", "--is-inside-work-tree"],
-                capture_output=True, text=True, timeout=5, check=False,
+                capture_output=True,
+                text=True,
+                timeout=5,
+                check=False,
             )
         except (OSError, subprocess.SubprocessError):
             return False
@@ -85,10 +88,10 @@ class OwnerResolver:
 
     def resolve(self, relpath: str) -> tuple[str | None, str | None]:
         """(owner, source) where source is config / codeowners / git."""
-        for pattern, owner in self.config.items():
+        for pattern, configured in self.config.items():
             if fnmatch.fnmatch(relpath, pattern) or fnmatch.fnmatch(relpath, pattern.rstrip("/") + "/*"):
-                return owner, "config"
-        owner = None
+                return configured, "config"
+        owner: str | None = None
         for regex, who in self.codeowners:
             if regex.match(relpath):
                 owner = who  # last match wins, as in GitHub's semantics
@@ -99,7 +102,10 @@ class OwnerResolver:
             try:
                 out = subprocess.run(
                     ["git", "-C", str(self.root), "log", "-1", "--format=%an <%ae>", "--", relpath],
-                    capture_output=True, text=True, timeout=10, check=False,
+                    capture_output=True,
+                    text=True,
+                    timeout=10,
+                    check=False,
                 )
             except (OSError, subprocess.SubprocessError):
                 return None, None

@@ -16,7 +16,7 @@ from pathlib import Path
 from bastion.core.plugins import ScanTarget
 from bastion.core.redact import describe_secret
 from bastion.core.types import Asset, AssetKind, Finding, Location, Rule
-from bastion.discover._enrich import FOLDER_FORMATS, PII_COLUMNS, MAX_TEXT_READ, enrich, folder_of, notebook_cells
+from bastion.discover._enrich import FOLDER_FORMATS, MAX_TEXT_READ, PII_COLUMNS, enrich, folder_of, notebook_cells
 from bastion.discover._rules import (
     ASSET_UNPARSEABLE,
     DATASET_PII_PLAIN,
@@ -30,8 +30,9 @@ from bastion.discover._rules import (
 from bastion.discover._sniff._text import MODEL_KEY_NAMES, MODEL_KEY_VALUES
 
 REGISTERED_FOLDERS = frozenset({"mlflow-model", "hf-model", "hf-adapter", "tf-savedmodel"})
-PLAIN_DATA = frozenset({"csv", "tsv", "jsonl", "parquet", "arrow", "arrow-stream", "feather-v1", "tfrecord",
-                        "hf-dataset", "hdf5"})
+PLAIN_DATA = frozenset(
+    {"csv", "tsv", "jsonl", "parquet", "arrow", "arrow-stream", "feather-v1", "tfrecord", "hf-dataset", "hdf5"}
+)
 _ENV_LINE = re.compile(r"^(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=\s*['\"]?([^'\"\s#]+)")
 _OWNED_KINDS = (AssetKind.MODEL, AssetKind.DATASET, AssetKind.VECTOR_STORE)
 
@@ -49,7 +50,10 @@ def file_findings(asset: Asset, path: Path) -> Iterator[Finding]:
     uri = asset.uri
     for message in asset.tags.get("problems", []) or []:
         yield ASSET_UNPARSEABLE.finding(
-            asset_uri=uri, location=Location(path=uri), scanner=SCANNER, evidence=f"{asset.format}: {message}",
+            asset_uri=uri,
+            location=Location(path=uri),
+            scanner=SCANNER,
+            evidence=f"{asset.format}: {message}",
             confidence=0.9,
         )
     if asset.kind not in (AssetKind.SECRETS, AssetKind.NOTEBOOK, AssetKind.CONFIG, AssetKind.PROMPT) or asset.tags.get(
@@ -67,17 +71,22 @@ def file_findings(asset: Asset, path: Path) -> Iterator[Finding]:
             name, value = m.groups()
             if (MODEL_KEY_NAMES.match(line.strip()) and len(value) >= 8) or MODEL_KEY_VALUES.search(value):
                 yield MODEL_API_KEY.finding(
-                    asset_uri=uri, location=Location(path=uri, line=lineno), scanner=SCANNER,
-                    evidence=describe_secret(value, name), properties={"variable": name},
+                    asset_uri=uri,
+                    location=Location(path=uri, line=lineno),
+                    scanner=SCANNER,
+                    evidence=describe_secret(value, name),
+                    properties={"variable": name},
                 )
         return
     parts = notebook_cells(text) if asset.kind is AssetKind.NOTEBOOK else [("", text)]
     for pointer, chunk in parts:
         for m in MODEL_KEY_VALUES.finditer(chunk):
             value = m.group(1)
-            line = chunk.count("\n", 0, m.start()) + 1 if not pointer else None
+            at_line = chunk.count("\n", 0, m.start()) + 1 if not pointer else None
             yield MODEL_API_KEY.finding(
-                asset_uri=uri, location=Location(path=uri, line=line, pointer=pointer or None), scanner=SCANNER,
+                asset_uri=uri,
+                location=Location(path=uri, line=at_line, pointer=pointer or None),
+                scanner=SCANNER,
                 evidence=describe_secret(value, "model API key"),
                 confidence=0.9,
             )
@@ -119,22 +128,34 @@ def sprawl_findings(
         loc = Location(path=a.uri)
         inside = folder_of(a.uri, folders) if not a.tags.get("folder") else None
         if a.kind in _OWNED_KINDS and not a.owner and inside is None:
-            out.append(MODEL_NO_OWNER.finding(asset_uri=a.uri, location=loc, scanner=SCANNER,
-                                              evidence=f"{a.kind.value} {a.format}"))
+            out.append(
+                MODEL_NO_OWNER.finding(
+                    asset_uri=a.uri, location=loc, scanner=SCANNER, evidence=f"{a.kind.value} {a.format}"
+                )
+            )
         if a.kind is AssetKind.MODEL and inside is None and a.format not in FOLDER_FORMATS:
             parent = posixpath.dirname(a.uri)
             near = [r for r in registered if posixpath.dirname(r) == parent and r != "."]
             if near:
-                out.append(MODEL_UNREGISTERED.finding(
-                    asset_uri=a.uri, location=loc, scanner=SCANNER,
-                    evidence=f"{a.format} beside registered {near[0]}", properties={"registered": near[:8]},
-                ))
+                out.append(
+                    MODEL_UNREGISTERED.finding(
+                        asset_uri=a.uri,
+                        location=loc,
+                        scanner=SCANNER,
+                        evidence=f"{a.format} beside registered {near[0]}",
+                        properties={"registered": near[:8]},
+                    )
+                )
         if a.kind is AssetKind.DATASET and "pii" in a.classification and a.format in PLAIN_DATA and inside is None:
             cols = [c for c in a.tags.get("columns", []) or [] if isinstance(c, str) and PII_COLUMNS.match(c.strip())]
-            out.append(DATASET_PII_PLAIN.finding(
-                asset_uri=a.uri, location=loc, scanner=SCANNER,
-                evidence=f"{a.format}, personal-data columns: {', '.join(cols[:8])}" if cols else a.format,
-            ))
+            out.append(
+                DATASET_PII_PLAIN.finding(
+                    asset_uri=a.uri,
+                    location=loc,
+                    scanner=SCANNER,
+                    evidence=f"{a.format}, personal-data columns: {', '.join(cols[:8])}" if cols else a.format,
+                )
+            )
         if include_file_checks and a.uri != "." and not a.tags.get("folder"):
             out.extend(file_findings(a, base / a.uri if base.is_dir() else base))
     groups: dict[str, list[str]] = {}
@@ -144,10 +165,15 @@ def sprawl_findings(
     for digest, uris in groups.items():
         if len(uris) > 1:
             uris.sort()
-            out.append(MODEL_DUPLICATE.finding(
-                asset_uri=uris[0], location=Location(path=uris[0]), scanner=SCANNER,
-                evidence=f"{len(uris)} copies of {digest[:23]}", properties={"copies": uris[:50]},
-            ))
+            out.append(
+                MODEL_DUPLICATE.finding(
+                    asset_uri=uris[0],
+                    location=Location(path=uris[0]),
+                    scanner=SCANNER,
+                    evidence=f"{len(uris)} copies of {digest[:23]}",
+                    properties={"copies": uris[:50]},
+                )
+            )
     return out
 
 
@@ -170,7 +196,11 @@ class DiscoverScanner:
         if a is None or a.tags.get("folder"):
             return False
         return bool(a.tags.get("problems")) or a.kind in (
-            AssetKind.SECRETS, AssetKind.NOTEBOOK, AssetKind.CONFIG, AssetKind.PROMPT)
+            AssetKind.SECRETS,
+            AssetKind.NOTEBOOK,
+            AssetKind.CONFIG,
+            AssetKind.PROMPT,
+        )
 
     def scan(self, target: ScanTarget) -> Iterable[Finding]:
         if target.asset is None:

@@ -7,6 +7,7 @@ default threshold) for shapes that collide with ordinary numbers and so need a
 context word (`context_score`) to be reported.
 """
 
+# ruff: noqa: E501  (regexes are data; splitting them hurts review)
 from __future__ import annotations
 
 from bastion.data._detect.model import Pattern

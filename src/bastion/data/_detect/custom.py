@@ -125,9 +125,7 @@ def _pattern(rec: Any, where: str) -> Pattern:
         raise RecognizerConfigError(f"{where}: 'context' must be a list of words")
     validator = rec.get("validator")
     if validator is not None and validator not in REGISTRY:
-        raise RecognizerConfigError(
-            f"{where}: unknown validator {validator!r} (known: {', '.join(sorted(REGISTRY))})"
-        )
+        raise RecognizerConfigError(f"{where}: unknown validator {validator!r} (known: {', '.join(sorted(REGISTRY))})")
     kind = rec.get("kind", "pii")
     if kind not in ("pii", "secret"):
         raise RecognizerConfigError(f"{where}: kind must be 'pii' or 'secret'")

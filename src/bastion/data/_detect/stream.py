@@ -35,12 +35,12 @@ class Located:
 def _pieces(source: TextIO | Iterable[str], chunk: int) -> Iterator[str]:
     if hasattr(source, "read"):
         while True:
-            piece = source.read(chunk)  # type: ignore[union-attr]
+            piece = source.read(chunk)
             if not piece:
                 return
             yield piece
     else:
-        yield from source  # type: ignore[misc]
+        yield from source
 
 
 def detect_stream(
@@ -89,9 +89,7 @@ def detect_stream(
                 line += nl
                 last_line_start = line_pos + seg.rfind("\n") + 1
             line_pos = s
-            yield Located(
-                dataclasses.replace(ent, start=s, end=ent.end + buf_base), line, s - last_line_start + 1
-            )
+            yield Located(dataclasses.replace(ent, start=s, end=ent.end + buf_base), line, s - last_line_start + 1)
         seg = buf[line_pos - buf_base : emit_hi - buf_base]
         nl = seg.count("\n")
         if nl:

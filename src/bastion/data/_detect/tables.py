@@ -225,12 +225,14 @@ def _csv_batches(path: Path, kind: str, batch_rows: int, report: TableReport) ->
                                    f"got {getattr(row, 'actual_columns', '?')}; skipped")  # fmt: skip
         return "skip"
 
-    try:
+    try:  # first pass only learns the column names; bad rows are counted by the second
         reader = pacsv.open_csv(
             path,
             read_options=pacsv.ReadOptions(block_size=1 << 20),
             parse_options=pacsv.ParseOptions(
-                delimiter="\t" if kind == "tsv" else ",", invalid_row_handler=on_invalid, newlines_in_values=True
+                delimiter="\t" if kind == "tsv" else ",",
+                invalid_row_handler=lambda _r: "skip",
+                newlines_in_values=True,
             ),
             convert_options=pacsv.ConvertOptions(strings_can_be_null=True, column_types=None),
         )
@@ -296,9 +298,7 @@ def _columnar(rows: list[dict[str, Any]]) -> dict[str, list[Any]]:
     return {k: [r.get(k) for r in rows] for k in keys}
 
 
-def _parquet_batches(
-    path: Path, kind: str, batch_rows: int, report: TableReport
-) -> Iterator[dict[str, list[Any]]]:
+def _parquet_batches(path: Path, kind: str, batch_rows: int, report: TableReport) -> Iterator[dict[str, list[Any]]]:
     import pyarrow as pa
     import pyarrow.parquet as pq
 

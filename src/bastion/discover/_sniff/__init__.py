@@ -53,8 +53,14 @@ def identify(item: WalkItem, *, project: str = "default") -> Asset | None:
         log.warning("identification of %s failed: %s", item.relpath, type(exc).__name__)
         from bastion.core.types import AssetKind
 
-        asset = Asset(item.relpath, AssetKind.OTHER, "unknown", size=item.size, confidence=0.0,
-                      tags={"problems": [f"identification failed: {type(exc).__name__}"]})
+        asset = Asset(
+            item.relpath,
+            AssetKind.OTHER,
+            "unknown",
+            size=item.size,
+            confidence=0.0,
+            tags={"problems": [f"identification failed: {type(exc).__name__}"]},
+        )
     if asset is not None:
         asset.project = project
         asset.uri = item.relpath

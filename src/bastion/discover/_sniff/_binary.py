@@ -72,9 +72,18 @@ def sniff_safetensors(c: Ctx) -> Asset | None:
 
 # GGUF value types -> struct format of fixed-size scalars
 _GGUF_SCALAR = {0: "B", 1: "b", 2: "H", 3: "h", 4: "I", 5: "i", 6: "f", 7: "?", 10: "Q", 11: "q", 12: "d"}
-_GGUF_KEEP = ("general.architecture", "general.name", "general.basename", "general.size_label",
-              "general.file_type", "general.quantization_version", "general.license",
-              "general.base_model.0.name", "general.base_model.0.repo_url", "general.source.url")
+_GGUF_KEEP = (
+    "general.architecture",
+    "general.name",
+    "general.basename",
+    "general.size_label",
+    "general.file_type",
+    "general.quantization_version",
+    "general.license",
+    "general.base_model.0.name",
+    "general.base_model.0.repo_url",
+    "general.source.url",
+)
 
 
 class _GGUFReader:
@@ -214,13 +223,32 @@ def sniff_hdf5(c: Ctx) -> Asset | None:
 
 # FAISS index fourccs whose files start with the common index header
 _FAISS = {
-    b"IxF2": "IndexFlatL2", b"IxFI": "IndexFlatIP", b"IxFl": "IndexFlat", b"IwFl": "IndexIVFFlat",
-    b"IwFL": "IndexIVFFlat", b"IwPQ": "IndexIVFPQ", b"IwQR": "IndexIVFPQR", b"IxPQ": "IndexPQ",
-    b"IxSQ": "IndexScalarQuantizer", b"IwSQ": "IndexIVFScalarQuantizer", b"IwSq": "IndexIVFScalarQuantizer",
-    b"IHNf": "IndexHNSWFlat", b"IHNp": "IndexHNSWPQ", b"IHNs": "IndexHNSWSQ", b"IHN2": "IndexHNSW2Level",
-    b"IxMp": "IndexIDMap", b"IxM2": "IndexIDMap2", b"IxLS": "IndexLSH", b"IxPT": "IndexPreTransform",
-    b"IxRF": "IndexRefine", b"IxRB": "IndexRefineFlat", b"IxSh": "IndexShards", b"ILfl": "IndexLattice",
-    b"IxNP": "IndexNSGFlat", b"ImRQ": "IndexResidualQuantizer", b"IwPF": "IndexIVFPQFastScan",
+    b"IxF2": "IndexFlatL2",
+    b"IxFI": "IndexFlatIP",
+    b"IxFl": "IndexFlat",
+    b"IwFl": "IndexIVFFlat",
+    b"IwFL": "IndexIVFFlat",
+    b"IwPQ": "IndexIVFPQ",
+    b"IwQR": "IndexIVFPQR",
+    b"IxPQ": "IndexPQ",
+    b"IxSQ": "IndexScalarQuantizer",
+    b"IwSQ": "IndexIVFScalarQuantizer",
+    b"IwSq": "IndexIVFScalarQuantizer",
+    b"IHNf": "IndexHNSWFlat",
+    b"IHNp": "IndexHNSWPQ",
+    b"IHNs": "IndexHNSWSQ",
+    b"IHN2": "IndexHNSW2Level",
+    b"IxMp": "IndexIDMap",
+    b"IxM2": "IndexIDMap2",
+    b"IxLS": "IndexLSH",
+    b"IxPT": "IndexPreTransform",
+    b"IxRF": "IndexRefine",
+    b"IxRB": "IndexRefineFlat",
+    b"IxSh": "IndexShards",
+    b"ILfl": "IndexLattice",
+    b"IxNP": "IndexNSGFlat",
+    b"ImRQ": "IndexResidualQuantizer",
+    b"IwPF": "IndexIVFPQFastScan",
 }
 
 
@@ -234,8 +262,7 @@ def sniff_faiss(c: Ctx) -> Asset | None:
         return None
     if (dummy1, dummy2) != (1 << 20, 1 << 20) or d <= 0 or ntotal < 0:
         return None
-    return c.asset(AssetKind.VECTOR_STORE, "faiss", framework="faiss", index_type=kind, dimension=d,
-                   vectors=ntotal)
+    return c.asset(AssetKind.VECTOR_STORE, "faiss", framework="faiss", index_type=kind, dimension=d, vectors=ntotal)
 
 
 _CRC32C_TABLE: list[int] = []
@@ -323,8 +350,9 @@ def sniff_parquet(c: Ctx) -> Asset | None:
         import pyarrow.parquet as pq
 
         meta = pq.read_metadata(c.path)
-        asset.tags.update(rows=meta.num_rows, columns=[meta.schema.column(i).name for i in
-                                                      range(min(meta.num_columns, 128))])
+        asset.tags.update(
+            rows=meta.num_rows, columns=[meta.schema.column(i).name for i in range(min(meta.num_columns, 128))]
+        )
     except Exception as exc:
         problem(asset, f"footer unreadable: {type(exc).__name__}", confidence=0.7)
     return asset
@@ -430,8 +458,14 @@ def sniff_onnx(c: Ctx) -> Asset | None:
     if 7 not in nums or nums != sorted(nums):
         return None
     values = {f: v for f, _, v in fields}
-    asset = c.asset(AssetKind.MODEL, "onnx", framework="onnx", ir_version=values[1],
-                    producer=_text(values.get(2)), producer_version=_text(values.get(3)))
+    asset = c.asset(
+        AssetKind.MODEL,
+        "onnx",
+        framework="onnx",
+        ir_version=values[1],
+        producer=_text(values.get(2)),
+        producer_version=_text(values.get(3)),
+    )
     opsets = []
     for f, _, v in fields:
         if f == 8 and isinstance(v, bytes):

@@ -63,8 +63,15 @@ def identify_folder(uri: str, size: int, head: bytes, members: tuple[str, ...]) 
     if marker == "saved_model.pb":
         ok = head[:1] == b"\x08" and (b"serve" in head or b"tensorflow" in head or b"saver" in head.lower())
         tags["variables"] = "variables" in dirs
-        return Asset(uri, AssetKind.MODEL, "tf-savedmodel", size=size, framework="tensorflow",
-                     confidence=0.95 if ok else 0.6, tags=tags)
+        return Asset(
+            uri,
+            AssetKind.MODEL,
+            "tf-savedmodel",
+            size=size,
+            framework="tensorflow",
+            confidence=0.95 if ok else 0.6,
+            tags=tags,
+        )
     if marker == "MLmodel":
         try:
             doc = yaml.safe_load(head.decode("utf-8")) if len(head) < 1 << 20 else None
@@ -78,22 +85,27 @@ def identify_folder(uri: str, size: int, head: bytes, members: tuple[str, ...]) 
         for key in ("run_id", "model_uuid", "artifact_path", "mlflow_version", "utc_time_created"):
             if doc.get(key) is not None:
                 tags[key] = str(doc[key])
-        return Asset(uri, AssetKind.MODEL, "mlflow-model", size=size, framework=framework, confidence=0.95,
-                     tags=tags)
+        return Asset(uri, AssetKind.MODEL, "mlflow-model", size=size, framework=framework, confidence=0.95, tags=tags)
     if marker in ("config.json", "adapter_config.json"):
         cfg = _json(head)
         if not isinstance(cfg, dict):
             return None
         if marker == "config.json" and not ({"model_type", "architectures"} & cfg.keys()):
             return None
-        for key in ("model_type", "architectures", "_name_or_path", "torch_dtype", "transformers_version",
-                    "base_model_name_or_path", "peft_type"):
+        for key in (
+            "model_type",
+            "architectures",
+            "_name_or_path",
+            "torch_dtype",
+            "transformers_version",
+            "base_model_name_or_path",
+            "peft_type",
+        ):
             if key in cfg:
                 tags[key] = cfg[key]
         tags["weights"] = sorted(f for f in files if _HF_WEIGHTS.match(f))[:32]
         fmt = "hf-adapter" if marker == "adapter_config.json" else "hf-model"
-        return Asset(uri, AssetKind.MODEL, fmt, size=size, framework="transformers", confidence=0.95,
-                     tags=tags)
+        return Asset(uri, AssetKind.MODEL, fmt, size=size, framework="transformers", confidence=0.95, tags=tags)
     if marker in ("dataset_dict.json", "dataset_info.json"):
         info = _json(head)
         if not isinstance(info, dict):
@@ -108,19 +120,25 @@ def identify_folder(uri: str, size: int, head: bytes, members: tuple[str, ...]) 
             feats = info.get("features")
             if isinstance(feats, dict):
                 tags["columns"] = list(feats)[:64]
-        return Asset(uri, AssetKind.DATASET, "hf-dataset", size=size, framework="datasets", confidence=0.95,
-                     tags=tags)
+        return Asset(uri, AssetKind.DATASET, "hf-dataset", size=size, framework="datasets", confidence=0.95, tags=tags)
     if marker == "chroma.sqlite3":
         ok = head.startswith(b"SQLite format 3\x00") and b"embeddings" in head
-        return Asset(uri, AssetKind.VECTOR_STORE, "chroma", size=size, framework="chroma",
-                     confidence=0.95 if ok else 0.6, tags=tags)
+        return Asset(
+            uri,
+            AssetKind.VECTOR_STORE,
+            "chroma",
+            size=size,
+            framework="chroma",
+            confidence=0.95 if ok else 0.6,
+            tags=tags,
+        )
     if marker == "":
-        return Asset(uri, AssetKind.VECTOR_STORE, "lance", size=size, framework="lancedb", confidence=0.85,
-                     tags=tags)
+        return Asset(uri, AssetKind.VECTOR_STORE, "lance", size=size, framework="lancedb", confidence=0.85, tags=tags)
     if marker == "index_store.json":
         doc = _json(head)
         if not isinstance(doc, dict) or "index_store/data" not in doc:
             return None
-        return Asset(uri, AssetKind.VECTOR_STORE, "llamaindex", size=size, framework="llama_index",
-                     confidence=0.9, tags=tags)
+        return Asset(
+            uri, AssetKind.VECTOR_STORE, "llamaindex", size=size, framework="llama_index", confidence=0.9, tags=tags
+        )
     return None

@@ -101,7 +101,7 @@ def _inflater(h: bytes) -> tuple[str, Callable[[bytes], bytes]] | None:
 
         def _zstd(d: bytes) -> bytes:
             try:
-                from compression import zstd  # type: ignore[import-not-found]
+                from compression import zstd
             except ImportError:
                 from backports import zstd
             return bytes(zstd.ZstdDecompressor().decompress(d, max_length=_INFLATE_LIMIT))
@@ -131,8 +131,11 @@ def sniff_compressed(c: Ctx, sniff_inner: Callable[[Ctx], Asset | None]) -> Asse
     if asset is None:
         return None
     if asset.format == "pickle" and method in ("zlib", "gzip", "bz2", "xz", "lzma", "lz4"):
-        asset.format = "joblib" if (b"joblib" in inner or b"NumpyArrayWrapper" in inner or method in (
-            "zlib", "lz4", "lzma")) else "pickle"
+        asset.format = (
+            "joblib"
+            if (b"joblib" in inner or b"NumpyArrayWrapper" in inner or method in ("zlib", "lz4", "lzma"))
+            else "pickle"
+        )
     asset.size = c.size
     asset.tags["compression"] = method
     asset.confidence = min(asset.confidence, 0.9)

@@ -44,13 +44,28 @@ _PROMPT_START = re.compile(
 _PROMPT_SIGNALS = re.compile(
     r"(?i)\b(?:you must|you should|do not|never|always|respond|answer|assistant|user|instructions?)\b"
 )
-_YAML_PROMPT = re.compile(r"(?m)^(?:_type:\s*(?:prompt|few_shot|chat)|input_variables:|system_prompt:|"
-                          r"system_message:|template:\s*[|>]?)")
+_YAML_PROMPT = re.compile(
+    r"(?m)^(?:_type:\s*(?:prompt|few_shot|chat)|input_variables:|system_prompt:|"
+    r"system_message:|template:\s*[|>]?)"
+)
 _YAML_AGENT = re.compile(r"(?m)^[ \t]*(?:backstory|goal|role):[ \t]")
 _YAML_LLM = re.compile(r"(?m)^[ \t]*(?:model|model_name|llm|deployment_name):[ \t]*['\"]?([\w./:-]+)")
 _CODE_CELL = re.compile(r"[=(){}]|^\s*(?:from|import|def|class|return|var|let|const)\s")
-_YAML_KEYS = ("flavors:", "_type:", "input_variables:", "system_prompt:", "system_message:", "template:",
-              "backstory:", "goal:", "role:", "model:", "model_name:", "llm:", "deployment_name:")
+_YAML_KEYS = (
+    "flavors:",
+    "_type:",
+    "input_variables:",
+    "system_prompt:",
+    "system_message:",
+    "template:",
+    "backstory:",
+    "goal:",
+    "role:",
+    "model:",
+    "model_name:",
+    "llm:",
+    "deployment_name:",
+)
 _MLMODEL = re.compile(r"(?m)^flavors:\s*$")
 _PROMPTY = re.compile(r"(?s)^---\s*\n.*?^model:\s*\n.*?^---\s*\n", re.M)
 
@@ -100,44 +115,77 @@ def sniff_dotenv(c: Ctx, text: str) -> Asset | None:
     values = len(MODEL_KEY_VALUES.findall(text))
     if not names and not values:
         return None
-    return c.asset(AssetKind.SECRETS, "dotenv", confidence=0.9, model_key_names=names[:32],
-                   model_key_values=values, variables=len(body))
+    return c.asset(
+        AssetKind.SECRETS,
+        "dotenv",
+        confidence=0.9,
+        model_key_names=names[:32],
+        model_key_values=values,
+        variables=len(body),
+    )
 
 
 def _notebook(c: Ctx, doc: dict[str, Any] | None, text: str) -> Asset | None:
     if doc is None:
-        if '"cells"' not in text[:PROBE * 4] and '"nbformat"' not in text[:PROBE * 4]:
+        if '"cells"' not in text[: PROBE * 4] and '"nbformat"' not in text[: PROBE * 4]:
             return None
-        if not re.search(r'"(?:cells|nbformat|metadata)"\s*:', text[:PROBE * 4]):
+        if not re.search(r'"(?:cells|nbformat|metadata)"\s*:', text[: PROBE * 4]):
             return None
         return c.asset(AssetKind.NOTEBOOK, "jupyter", framework="jupyter", confidence=0.85)
     cells = doc.get("cells")
     if not isinstance(cells, list) or "nbformat" not in doc:
         return None
     outputs = sum(len(cell.get("outputs") or []) for cell in cells if isinstance(cell, dict))
-    meta = doc.get("metadata") if isinstance(doc.get("metadata"), dict) else {}
-    ks = meta.get("kernelspec") if isinstance(meta.get("kernelspec"), dict) else {}
-    return c.asset(AssetKind.NOTEBOOK, "jupyter", framework="jupyter", nbformat=doc.get("nbformat"),
-                   cells=len(cells), outputs=outputs, kernel=ks.get("name"))
+    meta: dict[str, Any] = doc["metadata"] if isinstance(doc.get("metadata"), dict) else {}
+    ks: dict[str, Any] = meta["kernelspec"] if isinstance(meta.get("kernelspec"), dict) else {}
+    return c.asset(
+        AssetKind.NOTEBOOK,
+        "jupyter",
+        framework="jupyter",
+        nbformat=doc.get("nbformat"),
+        cells=len(cells),
+        outputs=outputs,
+        kernel=ks.get("name"),
+    )
 
 
 def _is_llm_config(d: dict[str, Any]) -> bool:
     model = d.get("model") or d.get("model_name") or d.get("deployment_name")
     if not isinstance(model, str) or not _LLM_MODEL.match(model):
         return False
-    return bool({"temperature", "max_tokens", "api_key", "api_base", "base_url", "top_p", "provider",
-                 "api_type", "messages", "stream", "max_completion_tokens"} & d.keys()) or len(d) <= 3
+    return (
+        bool(
+            {
+                "temperature",
+                "max_tokens",
+                "api_key",
+                "api_base",
+                "base_url",
+                "top_p",
+                "provider",
+                "api_type",
+                "messages",
+                "stream",
+                "max_completion_tokens",
+            }
+            & d.keys()
+        )
+        or len(d) <= 3
+    )
 
 
 def classify_json(c: Ctx, doc: Any) -> Asset | None:
     if isinstance(doc, list):
-        if doc and all(isinstance(x, dict) and "model" in x for x in doc[:16]) and any(
-            {"api_key", "base_url", "api_type", "api_base"} & x.keys() for x in doc[:16]
+        if (
+            doc
+            and all(isinstance(x, dict) and "model" in x for x in doc[:16])
+            and any({"api_key", "base_url", "api_type", "api_base"} & x.keys() for x in doc[:16])
         ):
             return c.asset(AssetKind.CONFIG, "llm-config", framework="autogen", confidence=0.85, entries=len(doc))
         if doc and all(isinstance(x, dict) and {"role", "content"} <= x.keys() for x in doc[:16]):
-            return c.asset(AssetKind.PROMPT, "chat-messages", confidence=0.85,
-                           system=any(x.get("role") == "system" for x in doc))
+            return c.asset(
+                AssetKind.PROMPT, "chat-messages", confidence=0.85, system=any(x.get("role") == "system" for x in doc)
+            )
         return None
     if not isinstance(doc, dict):
         return None
@@ -148,32 +196,64 @@ def classify_json(c: Ctx, doc: Any) -> Asset | None:
     if isinstance(doc.get("mcpServers"), dict) or isinstance(doc.get("mcp_servers"), dict):
         servers = doc.get("mcpServers") or doc.get("mcp_servers") or {}
         return c.asset(AssetKind.CONFIG, "mcp-config", framework="mcp", servers=sorted(map(str, servers))[:32])
-    if isinstance(doc.get("servers"), dict) and doc["servers"] and all(
-        isinstance(v, dict) and ({"command", "url"} & v.keys()) for v in doc["servers"].values()
+    if (
+        isinstance(doc.get("servers"), dict)
+        and doc["servers"]
+        and all(isinstance(v, dict) and ({"command", "url"} & v.keys()) for v in doc["servers"].values())
     ):
-        return c.asset(AssetKind.CONFIG, "mcp-config", framework="mcp", confidence=0.85,
-                       servers=sorted(map(str, doc["servers"]))[:32])
-    if doc.get("lc") == 1 and doc.get("type") in ("constructor", "secret", "not_implemented") and isinstance(
-        doc.get("id"), list
+        return c.asset(
+            AssetKind.CONFIG,
+            "mcp-config",
+            framework="mcp",
+            confidence=0.85,
+            servers=sorted(map(str, doc["servers"]))[:32],
+        )
+    if (
+        doc.get("lc") == 1
+        and doc.get("type") in ("constructor", "secret", "not_implemented")
+        and isinstance(doc.get("id"), list)
     ):
         ident = [str(x) for x in doc["id"]]
         kind = AssetKind.PROMPT if any("prompt" in x.lower() for x in ident) else AssetKind.CONFIG
         return c.asset(kind, "langchain-serialized", framework="langchain", object=".".join(ident)[:128])
     t = doc.get("_type")
-    if isinstance(t, str) and ("template" in keys or "input_variables" in keys or "llm" in keys or
-                               "prompt" in keys or "model_name" in keys or "messages" in keys):
+    if isinstance(t, str) and (
+        "template" in keys
+        or "input_variables" in keys
+        or "llm" in keys
+        or "prompt" in keys
+        or "model_name" in keys
+        or "messages" in keys
+    ):
         kind = AssetKind.PROMPT if ("prompt" in t or "template" in keys) and "llm" not in keys else AssetKind.CONFIG
         return c.asset(kind, "langchain-config", framework="langchain", type=t[:64])
-    if "docstore/data" in keys or "index_store/data" in keys or "vector_store/data" in keys or (
-        {"embedding_dict", "text_id_to_ref_doc_id"} <= keys
+    if (
+        "docstore/data" in keys
+        or "index_store/data" in keys
+        or "vector_store/data" in keys
+        or ({"embedding_dict", "text_id_to_ref_doc_id"} <= keys)
     ):
         return c.asset(AssetKind.VECTOR_STORE, "llamaindex-json", framework="llama_index", confidence=0.9)
     if ("model_type" in keys or "architectures" in keys) and (
-        {"transformers_version", "hidden_size", "vocab_size", "torch_dtype", "_name_or_path", "d_model",
-         "num_hidden_layers", "n_layer"} & keys
+        {
+            "transformers_version",
+            "hidden_size",
+            "vocab_size",
+            "torch_dtype",
+            "_name_or_path",
+            "d_model",
+            "num_hidden_layers",
+            "n_layer",
+        }
+        & keys
     ):
-        return c.asset(AssetKind.CONFIG, "hf-model-config", framework="transformers",
-                       model_type=doc.get("model_type"), name_or_path=doc.get("_name_or_path"))
+        return c.asset(
+            AssetKind.CONFIG,
+            "hf-model-config",
+            framework="transformers",
+            model_type=doc.get("model_type"),
+            name_or_path=doc.get("_name_or_path"),
+        )
     if isinstance(doc.get("learner"), dict) and isinstance(doc.get("version"), list):
         return c.asset(AssetKind.MODEL, "xgboost-json", framework="xgboost")
     if doc.get("name") == "tree" and "tree_info" in keys:
@@ -182,13 +262,18 @@ def classify_json(c: Ctx, doc: Any) -> Asset | None:
     if isinstance(msgs, list) and msgs and all(isinstance(m, dict) and "role" in m for m in msgs[:16]):
         if "model" in keys and _is_llm_config(doc):
             return c.asset(AssetKind.PROMPT, "chat-request", confidence=0.85, model=str(doc["model"])[:64])
-        return c.asset(AssetKind.PROMPT, "chat-messages", confidence=0.85,
-                       system=any(m.get("role") == "system" for m in msgs))
+        return c.asset(
+            AssetKind.PROMPT, "chat-messages", confidence=0.85, system=any(m.get("role") == "system" for m in msgs)
+        )
     if any(k in keys for k in ("system_prompt", "system_message", "systemPrompt", "prompt_template")):
         return c.asset(AssetKind.PROMPT, "prompt-json", confidence=0.8)
     if _is_llm_config(doc):
-        return c.asset(AssetKind.CONFIG, "llm-config", confidence=0.8, model=str(
-            doc.get("model") or doc.get("model_name") or doc.get("deployment_name"))[:64])
+        return c.asset(
+            AssetKind.CONFIG,
+            "llm-config",
+            confidence=0.8,
+            model=str(doc.get("model") or doc.get("model_name") or doc.get("deployment_name"))[:64],
+        )
     return None
 
 
@@ -207,8 +292,9 @@ def _jsonl(c: Ctx, text: str) -> Asset | None:
         objs.append(obj)
     keys = sorted({k for o in objs for k in o})[:64]
     chat = all("messages" in o for o in objs) or all({"prompt", "completion"} <= o.keys() for o in objs)
-    return c.asset(AssetKind.DATASET, "jsonl", confidence=0.9 if len(lines) >= 3 else 0.75, columns=keys,
-                   chat_format=chat or None)
+    return c.asset(
+        AssetKind.DATASET, "jsonl", confidence=0.9 if len(lines) >= 3 else 0.75, columns=keys, chat_format=chat or None
+    )
 
 
 def sniff_json(c: Ctx, text: str) -> Asset | None:
@@ -236,7 +322,7 @@ def sniff_json(c: Ctx, text: str) -> Asset | None:
 
 def _json_prefix(c: Ctx, text: str) -> Asset | None:
     """Large JSON documents: classify from top-level keys seen in the head."""
-    keys = set(re.findall(r'"([A-Za-z_/$][\w/$.-]{0,40})"\s*:', text[:PROBE * 2]))
+    keys = set(re.findall(r'"([A-Za-z_/$][\w/$.-]{0,40})"\s*:', text[: PROBE * 2]))
     if "mcpServers" in keys:
         return c.asset(AssetKind.CONFIG, "mcp-config", framework="mcp", confidence=0.8)
     if {"docstore/data", "index_store/data", "embedding_dict"} & keys:
@@ -283,8 +369,13 @@ def sniff_table(c: Ctx, text: str) -> Asset | None:
     rows_seen = len(lines)
     conf = 0.95 if rows_seen >= 4 else 0.7
     fmt = "tsv" if delim == "\t" else "csv"
-    return c.asset(AssetKind.DATASET, fmt, confidence=conf, delimiter=None if delim in ",\t" else delim,
-                   columns=[h.strip()[:64] for h in header[:128]])
+    return c.asset(
+        AssetKind.DATASET,
+        fmt,
+        confidence=conf,
+        delimiter=None if delim in ",\t" else delim,
+        columns=[h.strip()[:64] for h in header[:128]],
+    )
 
 
 def sniff_yaml_like(c: Ctx, text: str) -> Asset | None:
@@ -298,8 +389,13 @@ def sniff_yaml_like(c: Ctx, text: str) -> Asset | None:
             doc = None
         if doc is None or (isinstance(doc, dict) and isinstance(doc.get("flavors"), dict)):
             run = doc.get("run_id") if isinstance(doc, dict) else None
-            return c.asset(AssetKind.CONFIG, "mlflow-mlmodel", framework="mlflow", run_id=run,
-                           flavors=sorted(map(str, doc["flavors"])) if isinstance(doc, dict) else None)
+            return c.asset(
+                AssetKind.CONFIG,
+                "mlflow-mlmodel",
+                framework="mlflow",
+                run_id=run,
+                flavors=sorted(map(str, doc["flavors"])) if isinstance(doc, dict) else None,
+            )
     if probe.startswith("---") and _PROMPTY.search(probe):
         return c.asset(AssetKind.PROMPT, "prompty", confidence=0.9)
     if _YAML_PROMPT.search(probe) or _YAML_AGENT.search(probe) or _YAML_LLM.search(probe):
@@ -313,8 +409,9 @@ def sniff_yaml_like(c: Ctx, text: str) -> Asset | None:
             if _YAML_AGENT.search(probe):
                 agents = [v for v in doc.values() if isinstance(v, dict) and {"role", "goal"} <= v.keys()]
                 if agents or {"role", "goal", "backstory"} <= doc.keys():
-                    return c.asset(AssetKind.CONFIG, "agent-config", framework="crewai", confidence=0.85,
-                                   agents=len(agents) or 1)
+                    return c.asset(
+                        AssetKind.CONFIG, "agent-config", framework="crewai", confidence=0.85, agents=len(agents) or 1
+                    )
             found = classify_json(c, doc)
             if found is not None:
                 found.tags["syntax"] = "yaml"
@@ -337,11 +434,11 @@ def sniff_prompt(c: Ctx, text: str) -> Asset | None:
         return None
     signals = len(_PROMPT_SIGNALS.findall(probe))
     placeholders = len(re.findall(r"\{\{\s*\w+\s*\}\}|\{[a-z_]+\}", probe))
-    system = bool(re.match(r"(?is)\s*(?:you|act as|as an ai|system:|<\|im_start\|>system|<\|system\|>|<<SYS>>)",
-                           probe))
+    system = bool(re.match(r"(?is)\s*(?:you|act as|as an ai|system:|<\|im_start\|>system|<\|system\|>|<<SYS>>)", probe))
     conf = min(0.95, 0.6 + 0.05 * signals + 0.05 * placeholders)
-    return c.asset(AssetKind.PROMPT, "system-prompt" if system else "prompt", confidence=conf,
-                   placeholders=placeholders or None)
+    return c.asset(
+        AssetKind.PROMPT, "system-prompt" if system else "prompt", confidence=conf, placeholders=placeholders or None
+    )
 
 
 def sniff_text(c: Ctx, text: str) -> Asset | None:

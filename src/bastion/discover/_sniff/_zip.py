@@ -61,7 +61,7 @@ def central_directory(c: Ctx) -> tuple[list[Entry], bool]:
     while pos + 46 <= len(cd) and len(out) < MAX_ENTRIES:
         if cd[pos : pos + 4] != b"PK\x01\x02":
             raise SniffError("corrupt central directory")
-        method, = struct.unpack_from("<H", cd, pos + 10)
+        (method,) = struct.unpack_from("<H", cd, pos + 10)
         csize, usize, nlen, xlen, clen = struct.unpack_from("<IIHHH", cd, pos + 20)
         (offset,) = struct.unpack_from("<I", cd, pos + 42)
         name = cd[pos + 46 : pos + 46 + nlen].decode("utf-8", "replace")
@@ -141,16 +141,17 @@ def sniff_zip(c: Ctx) -> Asset | None:
             return None
         tensors = sum(1 for n in names if n.startswith(f"{prefix}data/"))
         if f"{prefix}constants.pkl" in by_name or any(n.startswith(f"{prefix}code/") for n in names):
-            return c.asset(AssetKind.MODEL, "torchscript", framework="pytorch", storages=tensors,
-                           members=len(names))
-        return c.asset(AssetKind.MODEL, "pytorch-zip", framework="pytorch", storages=tensors,
-                       members=len(names))
+            return c.asset(AssetKind.MODEL, "torchscript", framework="pytorch", storages=tensors, members=len(names))
+        return c.asset(AssetKind.MODEL, "pytorch-zip", framework="pytorch", storages=tensors, members=len(names))
     if names and all(n.endswith(".npy") for n in names):
-        a = c.asset(AssetKind.MODEL, "npz", framework="numpy", arrays=len(names),
-                    shapes=_npz_shapes(c, entries) or None)
+        a = c.asset(
+            AssetKind.MODEL, "npz", framework="numpy", arrays=len(names), shapes=_npz_shapes(c, entries) or None
+        )
         return problem(a, "central directory too large; listing cut short") if cut else a
-    if "metadata.json" in by_name and "config.json" in by_name and (
-        "model.weights.h5" in by_name or "model.weights.npz" in by_name
+    if (
+        "metadata.json" in by_name
+        and "config.json" in by_name
+        and ("model.weights.h5" in by_name or "model.weights.npz" in by_name)
     ):
         a = c.asset(AssetKind.MODEL, "keras-v3", framework="keras")
         try:

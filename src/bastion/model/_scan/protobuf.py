@@ -62,17 +62,32 @@ def fields(data: Any, start: int, end: int) -> Iterator[tuple[int, int, Any]]:
 
 
 def plausible(head: bytes) -> bool:
-    try:
-        n = 0
-        for fno, _wt, _v in fields(head, 0, len(head)):
-            n += 1
-            if fno > 64:
-                return False
-            if n >= 2:
-                return True
-    except ProtoError:
-        return n >= 2
-    return n >= 2
+    """Two well-formed leading fields with small field numbers; a field may run past the head."""
+    pos = 0
+    end = len(head)
+    for _ in range(2):
+        try:
+            key, pos = _varint(head, pos, end)
+        except ProtoError:
+            return False
+        fno, wt = key >> 3, key & 7
+        if fno == 0 or fno > 64 or wt not in (0, 1, 2, 5):
+            return False
+        try:
+            if wt == 0:
+                _, pos = _varint(head, pos, end)
+            elif wt == 2:
+                n, pos = _varint(head, pos, end)
+                if pos + n > end:
+                    return True
+                pos += n
+            else:
+                pos += 8 if wt == 1 else 4
+        except ProtoError:
+            return False
+        if pos >= end:
+            return True
+    return True
 
 
 def _sub(data: Any, span: tuple[int, int]) -> list[tuple[int, int, Any]]:

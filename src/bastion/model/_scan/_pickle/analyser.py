@@ -652,8 +652,12 @@ def _dtype_info(dtype: Any) -> tuple[int | None, bool]:
         return None, True
     state = dtype.state
     if isinstance(state, tuple) and len(state) >= 6 and isinstance(state[5], int) and state[5] > 0:
-        if isinstance(state[4], dict) and state[4]:
-            return None, True if any("O" in repr(v) for v in state[4].values()) else False
+        fields = state[4]
+        if isinstance(fields, dict) and fields:
+            has_object = any(
+                isinstance(v, tuple) and v and _dtype_info(v[0])[1] for v in fields.values()
+            )
+            return (None if has_object else state[5]), has_object
         return state[5], False
     try:
         import numpy
@@ -1037,19 +1041,21 @@ def _buffers(
 
 
 def looks_like_pickle(head: bytes) -> bool:
-    """Cheap content test: a protocol header, or a protocol-0/1 opening that parses."""
+    """Cheap content test: a protocol header, or a protocol-0/1 opening whose first
+    opcodes parse (JSON, text and other binaries fail within a few bytes)."""
     if len(head) >= 2 and head[0] == 0x80 and head[1] <= _PROTO_MAX:
         return True
-    if not head or head[0] not in b"(cdl]}NIJKLFSVUTXGBC":
+    if not head or head[0] not in b"(cdl]}NIJKLFSVUTXGBCi":
         return False
-    if head[0] == 0x63:  # GLOBAL 'module\nname\n'
-        parts = head[1:256].split(b"\n")
-        return len(parts) >= 3 and all(_ident(p) for p in parts[:2])
-    return head.rstrip().endswith(b".") and len(head) < 4096
+    import io
+    import pickletools
 
-
-_IDENT_OK = frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.")
-
-
-def _ident(raw: bytes) -> bool:
-    return bool(raw) and all(c in _IDENT_OK for c in raw)
+    count = 0
+    try:
+        for opcode, _arg, _pos in pickletools.genops(io.BytesIO(head)):
+            count += 1
+            if opcode.name == "STOP" or count >= 4:
+                return True
+    except Exception:
+        return False
+    return False

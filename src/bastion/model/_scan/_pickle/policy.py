@@ -67,7 +67,25 @@ _NUMPY = {
     "numpy.random._philox": {"Philox"},
     "numpy.random._sfc64": {"SFC64"},
     "numpy.random._generator": {"Generator"},
+    "numpy.random.bit_generator": {"SeedSequence", "__pyx_unpickle_SeedSequence"},
 }
+# NumPy ufuncs (pickled by name through `_ufunc_reconstruct`, e.g. FunctionTransformer(np.log1p)).
+NUMPY_UFUNCS = frozenset(
+    """
+    abs absolute acos acosh add arccos arccosh arcsin arcsinh arctan
+    arctan2 arctanh asin asinh atan atan2 atanh bitwise_and bitwise_count bitwise_invert
+    bitwise_left_shift bitwise_not bitwise_or bitwise_right_shift bitwise_xor cbrt ceil conj conjugate copysign
+    cos cosh deg2rad degrees divide divmod equal exp exp2 expm1
+    fabs float_power floor floor_divide fmax fmin fmod frexp gcd greater
+    greater_equal heaviside hypot invert isfinite isinf isnan isnat lcm ldexp
+    left_shift less less_equal log log10 log1p log2 logaddexp logaddexp2 logical_and
+    logical_not logical_or logical_xor matmul matvec maximum minimum mod modf multiply
+    negative nextafter not_equal positive pow power rad2deg radians reciprocal remainder
+    right_shift rint sign signbit sin sinh spacing sqrt square subtract
+    tan tanh true_divide trunc vecdot vecmat
+    """.split()
+)
+_NUMPY["numpy"] |= NUMPY_UFUNCS
 # ufunc pickles resolve a (module, name) pair; the call itself is fine, the target is checked.
 UFUNC_RECONSTRUCT = {
     ("numpy.core", "_ufunc_reconstruct"),
@@ -91,6 +109,9 @@ _PANDAS = {
     "pandas.core.arrays.categorical": {"_unpickle_categorical", "Categorical"},
     "pandas._libs.arrays": {"__pyx_unpickle_NDArrayBacked"},
     "pandas.core.internals.managers": {"BlockManager", "SingleBlockManager"},
+    "pyarrow.lib": {"_restore_array", "type_for_alias", "py_buffer", "schema", "field", "table", "Table",
+                    "RecordBatch", "ChunkedArray", "DataType", "_reconstruct_table", "_reconstruct_record_batch",
+                    "chunked_array", "array"},
 }
 
 _TORCH_DTYPES = [
@@ -265,8 +286,7 @@ _PREFIX_CLASSES = (
     "xgboost.",
     "lightgbm.",
     "catboost.",
-    "pandas.core.",
-    "pandas._libs.",
+    "pandas.",
     "pandas.arrays",
     "numpy.dtypes",
     "numpy._core.",

@@ -1,0 +1,1 @@
+"""Cryptography engines: envelope keys, streaming AEAD, format-preserving encryption."""

@@ -1,0 +1,1 @@
+"""Implementation of dataset integrity manifests; the public API is `bastion.data.manifest`."""

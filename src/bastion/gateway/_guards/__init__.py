@@ -1,0 +1,1 @@
+"""The guard chain and the built-in guards."""

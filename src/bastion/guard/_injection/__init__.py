@@ -1,0 +1,1 @@
+"""Prompt-injection and jailbreak detection: normalisation, heuristics, a shipped linear classifier."""

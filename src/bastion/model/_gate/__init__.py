@@ -1,0 +1,1 @@
+"""Implementation of the deployment gate; the public API is `bastion.model.gate`."""

@@ -1,0 +1,1 @@
+"""Implementation of the trusted registry; the public API is `bastion.model.registry`."""
