@@ -47,7 +47,7 @@ def score(docs_gold: Iterable[Sequence[Span]], docs_pred: Iterable[Sequence[Span
     FP: dict[str, int] = defaultdict(int)
     FN: dict[str, int] = defaultdict(int)
     for gold, pred in zip(docs_gold, docs_pred, strict=True):
-        tp, fp, fn = _match(gold, [p for p in pred if p[2] in types], overlap)
+        tp, fp, fn = _match([g for g in gold if g[2] in types], [p for p in pred if p[2] in types], overlap)
         for d, s in ((TP, tp), (FP, fp), (FN, fn)):
             for k, v in s.items():
                 d[k] += v

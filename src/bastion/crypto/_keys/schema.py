@@ -1,0 +1,59 @@
+"""Tables of the key engine: key records, wrapped data keys and the tokenization vault.
+
+They live in their own `MetaData` (same naming convention as the core schema) so the
+crypto engine owns its tables; migration ``0003_crypto`` creates them. Key-encryption
+key material is never stored here: only provider references and public keys.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import JSON, Column, ForeignKey, Index, Integer, LargeBinary, MetaData, String, Table, UniqueConstraint
+
+from bastion.core.store._schema import NAMING, UTCDateTime
+
+metadata = MetaData(naming_convention=NAMING)
+
+crypto_keys = Table(
+    "crypto_keys",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("project", String(64), nullable=False),
+    Column("key_id", String(128), nullable=False),
+    Column("provider", String(32), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("meta", JSON, nullable=False),
+    Column("created_by", String(256), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("rotated_at", UTCDateTime),
+    Column("shredded_at", UTCDateTime),
+    UniqueConstraint("project", "key_id"),
+)
+
+crypto_deks = Table(
+    "crypto_deks",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("project", String(64), nullable=False),
+    Column("key_id", String(128), nullable=False),
+    Column("kek_version", Integer, nullable=False),
+    Column("wrapped", LargeBinary, nullable=False),
+    Column("asset", String(2048)),
+    Column("created_at", UTCDateTime, nullable=False),
+    Index(None, "project", "key_id"),
+)
+
+protect_vault = Table(
+    "protect_vault",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("project", String(64), nullable=False),
+    Column("vault", String(128), nullable=False),
+    Column("token", String(128), nullable=False),
+    Column("fingerprint", String(64), nullable=False),
+    Column("dek_id", String(40), ForeignKey("crypto_deks.id", ondelete="CASCADE"), nullable=False),
+    Column("sealed", LargeBinary, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    UniqueConstraint("project", "vault", "token"),
+    UniqueConstraint("project", "vault", "fingerprint"),
+)

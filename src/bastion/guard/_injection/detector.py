@@ -1,0 +1,212 @@
+"""The injection/jailbreak detector: normalise, window, score each window and decoded variant, keep the max.
+
+Long inputs (retrieved documents, web pages) are scored in overlapping windows
+so that one injected paragraph is not diluted by pages of benign text; decoded
+variants (base64, rot13, tag characters, ...) are scored on their own. A
+cooperative time budget bounds the work; past it the guard's failure mode
+applies.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from bastion.core.plugins import GuardInput, GuardVerdict
+from bastion.core.types import Finding, Location
+from bastion.guard._base import RULES, Budget, failure_verdict, run_guarded
+from bastion.guard._injection import classifier, heuristics
+from bastion.guard._injection.normalize import normalize
+
+WINDOW = 2048
+STRIDE = 1536
+INDIRECT_SOURCES = frozenset({"document", "tool", "web", "retrieval", "function", "email", "file"})
+_SUSPICIOUS_FLAGS = frozenset({"tag_chars", "bidi_controls", "confusables"})
+
+_cache_lock = threading.Lock()
+_cached: dict[str, classifier.LinearModel] = {}
+
+
+def _model(folder: Path | None) -> classifier.LinearModel:
+    key = str(folder or classifier.MODEL_DIR)
+    with _cache_lock:
+        if key not in _cached:
+            _cached[key] = classifier.load(folder)
+        return _cached[key]
+
+
+def windows(text: str, size: int = WINDOW, stride: int = STRIDE) -> list[str]:
+    if len(text) <= size:
+        return [text]
+    starts = range(0, max(1, len(text) - size + stride), stride)
+    return [text[s : s + size] for s in starts]
+
+
+@dataclass(slots=True)
+class InjectionResult:
+    """A score and value-free reasons: heuristic names, obfuscation flags, which window scored highest."""
+
+    score: float
+    flagged: bool
+    threshold: float
+    heuristics: list[str] = field(default_factory=list)
+    flags: list[str] = field(default_factory=list)
+    windows: int = 1
+    variants: int = 0
+    worst: str = "text"  # "text", "window:N" or "variant:N"
+    truncated: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "score": round(self.score, 4),
+            "verdict": "block" if self.flagged else "allow",
+            "threshold": round(self.threshold, 4),
+            "heuristics": self.heuristics,
+            "flags": self.flags,
+            "windows": self.windows,
+            "variants": self.variants,
+            "worst": self.worst,
+            "truncated": self.truncated,
+        }
+
+
+class InjectionDetector:
+    """Prompt-injection and jailbreak guard for user prompts and indirect content.
+
+    `threshold` defaults to the one shipped with the model (chosen at 1% FPR on
+    the training validation split); call `calibrate` with a sample of your own
+    benign traffic to set one per deployment. Indirect content (`source` other
+    than ``user``) has its own threshold, because an instruction addressed to the
+    model has no business inside a retrieved document at all.
+    """
+
+    name = "injection"
+    directions = frozenset({"input"})
+    rules = {k: RULES[k] for k in ("guard.injection", "guard.obfuscation")}
+
+    def __init__(
+        self,
+        *,
+        threshold: float | None = None,
+        indirect_threshold: float | None = None,
+        fail_closed: bool = True,
+        max_chars: int = 512_000,
+        budget_ms: float | None = 250.0,
+        model_dir: Path | None = None,
+    ) -> None:
+        self.model = _model(model_dir)
+        self.threshold = self.model.threshold if threshold is None else float(threshold)
+        self.indirect_threshold = self.threshold if indirect_threshold is None else float(indirect_threshold)
+        self.fail_closed = fail_closed
+        self.max_chars = max_chars
+        self.budget_ms = budget_ms
+
+    # -- scoring ------------------------------------------------------------------------------
+
+    def score(self, text: str, *, source: str = "user", budget: Budget | None = None) -> InjectionResult:
+        """Score one text; raises `GuardTimeout` past the budget (`check` turns that into a verdict)."""
+        if not isinstance(text, str):
+            raise TypeError("text must be str")
+        budget = budget or Budget(self.budget_ms)
+        truncated = len(text) > self.max_chars
+        if truncated:  # head and tail: injections hide at either end of long documents
+            half = self.max_chars // 2
+            text = text[:half] + "\n" + text[-half:]
+        norm = normalize(text)
+        flags = list(norm.flags)
+        dense_flags = [f"f:{f}" for f in flags]
+        best, worst, fired = -np.inf, "text", set()
+        wins = windows(norm.text)
+        for i, win in enumerate(wins):
+            budget.check()
+            hit = heuristics.hits(win)
+            fired.update(hit)
+            logit = self.model.logit(win, [f"h:{h}" for h in hit] + dense_flags)
+            if logit > best:
+                best, worst = logit, ("text" if len(wins) == 1 else f"window:{i}")
+        for j, var in enumerate(norm.variants):
+            budget.check()
+            for win in windows(var)[:8]:
+                hit = heuristics.hits(win)
+                fired.update(hit)
+                logit = self.model.logit(win, [f"h:{h}" for h in hit] + [*dense_flags, "f:decoded_variant"])
+                if logit > best:
+                    best, worst = logit, f"variant:{j}"
+        from bastion.guard._base import sigmoid
+
+        score = sigmoid(float(best)) if np.isfinite(best) else 0.0
+        threshold = self.threshold if source in ("user", "") else self.indirect_threshold
+        flagged = score >= threshold
+        if not flagged and _SUSPICIOUS_FLAGS & set(flags) and fired:
+            # Smuggling characters plus an override phrase: benign text has no reason for either.
+            score, flagged = max(score, threshold), True
+        return InjectionResult(
+            score=score,
+            flagged=flagged,
+            threshold=threshold,
+            heuristics=sorted(fired),
+            flags=flags,
+            windows=len(wins),
+            variants=len(norm.variants),
+            worst=worst,
+            truncated=truncated,
+        )
+
+    def scores(self, texts: Iterable[str], *, source: str = "user") -> list[float]:
+        return [self.score(t, source=source, budget=Budget(None)).score for t in texts]
+
+    def calibrate(self, benign: Iterable[str], *, target_fpr: float = 0.01, source: str = "user") -> float:
+        """Set (and return) the threshold that flags `target_fpr` of this deployment's benign traffic."""
+        values = np.asarray(self.scores(benign, source=source), dtype=np.float64)
+        if values.size < 20:
+            raise ValueError("calibration needs at least 20 benign examples")
+        if not 0.0 < target_fpr < 0.5:
+            raise ValueError("target_fpr must be in (0, 0.5)")
+        thr = float(np.quantile(values, 1.0 - target_fpr, method="higher")) + 1e-6
+        thr = min(max(thr, 1e-4), 0.9999)
+        if source in ("user", ""):
+            self.threshold = thr
+        else:
+            self.indirect_threshold = thr
+        return thr
+
+    # -- Guard protocol -----------------------------------------------------------------------
+
+    def check(self, item: GuardInput) -> GuardVerdict:
+        return run_guarded(self.name, self.fail_closed, self._check, item)
+
+    def _check(self, item: GuardInput) -> GuardVerdict:
+        text = item.text
+        if text is None:
+            return GuardVerdict(allowed=True, score=0.0, details={"skipped": "no text"})
+        if isinstance(text, bytes | bytearray):
+            text = bytes(text).decode("utf-8", "replace")
+        if not isinstance(text, str):
+            return failure_verdict(self.name, self.fail_closed, "text is not a string")
+        if not text.strip():
+            return GuardVerdict(allowed=True, score=0.0, details={"empty": True})
+        result = self.score(text, source=item.source)
+        reasons = [f"injection score {result.score:.2f} >= {result.threshold:.2f}"] if result.flagged else []
+        reasons += [f"heuristic:{h}" for h in result.heuristics]
+        reasons += [f"obfuscation:{f}" for f in result.flags]
+        return GuardVerdict(
+            allowed=not result.flagged, score=result.score, reasons=reasons, details=result.to_dict()
+        )
+
+    def finding(self, result: InjectionResult, *, asset_uri: str, pointer: str | None = None) -> Finding:
+        """A `Finding` for a flagged text (evidence names signals only, never the text)."""
+        rule = RULES["guard.injection"] if result.flagged else RULES["guard.obfuscation"]
+        signals = ", ".join(result.heuristics + result.flags) or "classifier"
+        return rule.finding(
+            asset_uri=asset_uri,
+            location=Location(path=asset_uri, pointer=pointer),
+            scanner=self.name,
+            evidence=f"score {result.score:.2f} (threshold {result.threshold:.2f}); signals: {signals}",
+            confidence=result.score,
+            properties=result.to_dict(),
+        )
