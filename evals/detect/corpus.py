@@ -7,6 +7,7 @@ found in them is a false positive. Names are tagged with whether the shipped
 gazetteer held them out, so PERSON recall can be reported on unseen names.
 """
 
+# ruff: noqa: E501
 from __future__ import annotations
 
 import hashlib
@@ -97,9 +98,13 @@ class Gen:
                 return f"{v[:3]} {v[3:6]} {v[6:]}"
 
     def pan(self) -> str:
-        return self.rand(string.ascii_uppercase, 3) + "P" + self.r.choice(string.ascii_uppercase) + self.rand(
-            string.digits, 4
-        ) + self.r.choice(string.ascii_uppercase)
+        return (
+            self.rand(string.ascii_uppercase, 3)
+            + "P"
+            + self.r.choice(string.ascii_uppercase)
+            + self.rand(string.digits, 4)
+            + self.r.choice(string.ascii_uppercase)
+        )
 
     def btc(self) -> str:
         return self.r.choice(
@@ -115,7 +120,10 @@ class Gen:
         if kind == 1:
             return "ghp_" + self.rand(a, 36), "GITHUB_PAT"
         if kind == 2:
-            return f"xoxb-{self.rand(string.digits, 12)}-{self.rand(string.digits, 13)}-{self.rand(a, 24)}", "SLACK_BOT_TOKEN"
+            return (
+                f"xoxb-{self.rand(string.digits, 12)}-{self.rand(string.digits, 13)}-{self.rand(a, 24)}",
+                "SLACK_BOT_TOKEN",
+            )
         if kind == 3:
             return "sk_live_" + self.rand(a, 24), "STRIPE_SECRET_KEY"
         if kind == 4:
@@ -144,7 +152,9 @@ class Gen:
         if k == 5:
             return f"The job ran at {self.r.randint(0, 23):02d}:{self.r.randint(0, 59):02d}:{self.r.randint(0, 59):02d} UTC. "
         if k == 6:
-            return f"Build {self.r.randint(1000, 9999)}-{self.r.randint(100, 999)} passed {self.r.randint(1, 500)} tests. "
+            return (
+                f"Build {self.r.randint(1000, 9999)}-{self.r.randint(100, 999)} passed {self.r.randint(1, 500)} tests. "
+            )
         return f"Checksum sha256:{self.rand('0123456789abcdef', 64)} verified. "
 
     # --- documents -----------------------------------------------------------------------------

@@ -26,8 +26,9 @@ def build():  # type: ignore[no-untyped-def]
         path = tempfile.mkdtemp(prefix="blank-en-")
         spacy.blank("en").to_disk(path)
         model = path
-    provider = NlpEngineProvider(nlp_configuration={"nlp_engine_name": "spacy",
-                                                    "models": [{"lang_code": "en", "model_name": model}]})
+    provider = NlpEngineProvider(
+        nlp_configuration={"nlp_engine_name": "spacy", "models": [{"lang_code": "en", "model_name": model}]}
+    )
     return AnalyzerEngine(nlp_engine=provider.create_engine(), supported_languages=["en"]), model
 
 

@@ -7,6 +7,7 @@ PERSON recall on names the gazetteer holds vs. held out, and writes
 `evals/detect/results.json`.
 """
 
+# ruff: noqa: E501
 from __future__ import annotations
 
 import argparse
@@ -33,7 +34,9 @@ def _table(title: str, res: dict[str, dict[str, float]], other: dict[str, dict[s
     print(f"{'type':28} {'P':>6} {'R':>6} {'F1':>6} {'F2':>6} {'n':>6}" + ("   presidio F2" if other else ""))
     for t, m in res.items():
         extra = f"   {other[t]['f2']:.3f}" if other and t in other else ""
-        print(f"{t:28} {m['precision']:6.3f} {m['recall']:6.3f} {m['f1']:6.3f} {m['f2']:6.3f} {m['tp'] + m['fn']:6d}{extra}")
+        print(
+            f"{t:28} {m['precision']:6.3f} {m['recall']:6.3f} {m['f1']:6.3f} {m['f2']:6.3f} {m['tp'] + m['fn']:6d}{extra}"
+        )
 
 
 def main() -> None:

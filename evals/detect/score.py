@@ -8,7 +8,9 @@ from collections.abc import Iterable, Sequence
 Span = tuple[int, int, str]
 
 
-def _match(gold: Sequence[Span], pred: Sequence[Span], overlap: bool) -> tuple[dict[str, int], dict[str, int], dict[str, int]]:
+def _match(
+    gold: Sequence[Span], pred: Sequence[Span], overlap: bool
+) -> tuple[dict[str, int], dict[str, int], dict[str, int]]:
     tp: dict[str, int] = defaultdict(int)
     fp: dict[str, int] = defaultdict(int)
     fn: dict[str, int] = defaultdict(int)

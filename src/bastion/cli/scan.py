@@ -49,6 +49,7 @@ def register(app: typer.Typer) -> None:
             exclude=settings.scan.exclude,
             follow_symlinks=settings.scan.follow_symlinks,
             scanner_names=scanner or settings.scan.scanners,
+            owners=settings.owners,
         )
         store = state.store
         with progress_bar(not no_progress and not as_json) as progress:

@@ -17,7 +17,7 @@ from typing import Any
 from bastion.core.types import Asset
 from bastion.discover._digest import digest_file
 from bastion.discover._enrich import enrich
-from bastion.discover._inventory import Discovery, InventoryDelta, diff_assets, discover, record
+from bastion.discover._inventory import Discovery, InventoryDelta, diff_assets, discover, identify_entries, record
 from bastion.discover._rules import RULES
 from bastion.discover._sniff import identify
 from bastion.discover._sprawl import DiscoverScanner, file_findings, sprawl_findings
@@ -39,6 +39,7 @@ __all__ = [
     "enrich",
     "file_findings",
     "identify",
+    "identify_entries",
     "record",
     "sprawl_findings",
     "walk",

@@ -8,7 +8,7 @@ unchanged size and mtime.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -68,9 +68,38 @@ def discover(
     root = Path(root)
     if not root.exists() and not root.is_symlink():
         raise FileNotFoundError(2, "no such file or directory", str(root))
-    root_abs = str(root.resolve())
-    result = Discovery(root)
-    for entry in walk(root, exclude=exclude, follow_symlinks=follow_symlinks):
+    result = identify_entries(
+        walk(root, exclude=exclude, follow_symlinks=follow_symlinks),
+        root,
+        project=project,
+        digests=digests,
+        verify=verify,
+        store=store,
+        progress=progress,
+    )
+    enrich(result.assets, root, owners=owners, use_git=use_git)
+    result.findings = sprawl_findings(project, result.assets, store, root=root, owners=owners, include_file_checks=True)
+    return result
+
+
+def identify_entries(
+    entries: Iterable[WalkItem | WalkProblem],
+    root: Path,
+    *,
+    project: str = "default",
+    digests: bool = True,
+    verify: bool = False,
+    store: _StoreLike | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> Discovery:
+    """Identify and digest already-walked entries; the scan service walks once and shares them.
+
+    A file whose size and mtime match the store keeps its stored digest, so a rescan
+    costs a walk, not a re-hash (unless `verify`).
+    """
+    root_abs = str(Path(root).resolve())
+    result = Discovery(Path(root))
+    for entry in entries:
         if isinstance(entry, WalkProblem):
             result.problems.append(entry)
             continue
@@ -85,8 +114,6 @@ def discover(
         if digests and not entry.is_dir:
             _digest(asset, entry, project, store, verify, result)
         result.assets.append(asset)
-    enrich(result.assets, root, owners=owners, use_git=use_git)
-    result.findings = sprawl_findings(project, result.assets, store, root=root, owners=owners, include_file_checks=True)
     return result
 
 

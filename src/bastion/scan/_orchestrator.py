@@ -12,9 +12,9 @@ import multiprocessing
 import os
 import signal
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
 
@@ -24,7 +24,7 @@ from bastion.core.policy import Policy
 from bastion.core.report_model import ScanReport
 from bastion.core.store import Store
 from bastion.core.types import Asset, Finding, Location, utcnow
-from bastion.discover import WalkItem, WalkProblem, digest_file, identify, walk
+from bastion.discover import WalkItem, WalkProblem, enrich, identify_entries, record, sprawl_findings, walk
 from bastion.scan._rules import SCAN_ERROR, SCAN_TIMEOUT, SCAN_TOO_LARGE, SCAN_UNREADABLE
 
 ORCHESTRATOR = "bastion.scan"
@@ -42,6 +42,7 @@ class ScanOptions:
     exclude: Sequence[str] = ()
     follow_symlinks: bool = False
     scanner_names: Sequence[str] | None = None
+    owners: Mapping[str, str] = field(default_factory=dict)
 
 
 ProgressCallback = Callable[[str, int, int], None]
@@ -133,24 +134,21 @@ def run_scan(
     t0 = time.perf_counter()
     active = scanners(options.scanner_names)
     scan_id = store.start_scan(options.project, str(root), actor=options.actor)
-    findings: list[Finding] = []
     try:
-        items, problems = _collect(root, options, report)
-        findings.extend(_problem_finding(p) for p in problems)
-        assets = _identify(items, root, store, options)
+        entries = _collect(root, options, report)
+        found = identify_entries(entries, root, project=options.project, store=store)
+        items = [e for e in entries if isinstance(e, WalkItem)]
+        findings = [_problem_finding(p) for p in found.problems]
+        assets = {a.uri: a for a in found.assets}
         jobs, oversized = _plan(items, assets, active, options)
         findings.extend(oversized)
         findings.extend(_run_jobs(jobs, options, report))
-        mtimes = {item.relpath: item.mtime for item in items}
-        for asset in assets.values():
-            store.upsert_asset(asset, actor=options.actor, mtime=mtimes.get(asset.uri))
-        _mark_vanished(store, options, str(root), assets)
-        sprawl = _sprawl(store, options.project, list(assets.values()))
-        findings.extend(sprawl)
+        enrich(found.assets, root, owners=options.owners, findings=findings)
+        record(store, found, project=options.project, actor=options.actor)
+        findings.extend(sprawl_findings(options.project, found.assets, store, root=root, owners=options.owners))
         findings.sort(key=lambda f: (-f.severity, f.asset_uri, f.rule_id, f.location.line or 0))
         store.add_findings(options.project, scan_id, findings, actor=options.actor)
-        decision = policy.evaluate(findings, list(assets.values())).to_dict()
-        status = "completed"
+        decision = policy.evaluate(findings, found.assets).to_dict()
     except BaseException:
         store.finish_scan(scan_id, status="failed", summary={}, decision=None, actor=options.actor)
         raise
@@ -162,7 +160,7 @@ def run_scan(
     }
     store.finish_scan(
         scan_id,
-        status=status,
+        status="completed",
         summary={"findings": len(findings), "assets": len(assets), **stats},
         decision=decision,
         actor=options.actor,
@@ -174,47 +172,21 @@ def run_scan(
         started_at=started,
         finished_at=utcnow(),
         tool_version=__version__,
-        assets=list(assets.values()),
+        assets=found.assets,
         findings=findings,
         decision=decision,
         stats=stats,
     )
 
 
-def _collect(root: Path, options: ScanOptions, report: ProgressCallback) -> tuple[list[WalkItem], list[WalkProblem]]:
-    items: list[WalkItem] = []
-    problems: list[WalkProblem] = []
+def _collect(root: Path, options: ScanOptions, report: ProgressCallback) -> list[WalkItem | WalkProblem]:
+    entries: list[WalkItem | WalkProblem] = []
     for entry in walk(root, exclude=options.exclude, follow_symlinks=options.follow_symlinks):
-        if isinstance(entry, WalkProblem):
-            problems.append(entry)
-        else:
-            items.append(entry)
-            if len(items) % 500 == 0:
-                report("walk", len(items), 0)
-    report("walk", len(items), len(items))
-    return items, problems
-
-
-def _identify(items: list[WalkItem], root: Path, store: Store, options: ScanOptions) -> dict[str, Asset]:
-    """Identify AI assets and digest them, reusing stored digests of unchanged files."""
-    assets: dict[str, Asset] = {}
-    for item in items:
-        asset = identify(item)
-        if asset is None:
-            continue
-        asset.project = options.project
-        asset.tags.setdefault("root", str(root))
-        if not item.is_dir:
-            known = store.asset_state(options.project, asset.uri)
-            if known is not None and known[0] == item.size and known[1] == item.mtime and known[2]:
-                asset.digest = known[2]
-            else:
-                try:
-                    asset.digest = digest_file(item.path)
-                except OSError:
-                    asset.digest = None
-        assets[asset.uri] = asset
-    return assets
+        entries.append(entry)
+        if len(entries) % 500 == 0:
+            report("walk", len(entries), 0)
+    report("walk", len(entries), len(entries))
+    return entries
 
 
 def _plan(
@@ -276,17 +248,3 @@ def _run_jobs(
         for done, result in enumerate(pool.map(_worker_scan, jobs, chunksize=chunk), 1):
             yield from result
             report("scan", done, total)
-
-
-def _mark_vanished(store: Store, options: ScanOptions, root: str, seen: dict[str, Asset]) -> None:
-    gone = [a.uri for a in store.list_assets(options.project) if a.tags.get("root") == root and a.uri not in seen]
-    if gone:
-        store.mark_vanished(options.project, gone, actor=options.actor)
-
-
-def _sprawl(store: Store, project: str, assets: list[Asset]) -> list[Finding]:
-    try:
-        from bastion.discover import sprawl_findings
-    except ImportError:
-        return []
-    return list(sprawl_findings(project, assets, store))

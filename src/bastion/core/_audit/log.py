@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from bastion.core._audit.hashing import canonical, checkpoint_message, event_hash
 from bastion.core._audit.keys import KeyRing
-from bastion.core._audit.model import ZERO_HASH, AuditDataError, AuditError, Checkpoint, VerifyReport
+from bastion.core._audit.model import FORBIDDEN_KEYS, ZERO_HASH, AuditDataError, AuditError, Checkpoint, VerifyReport
 from bastion.core.store._engine import WRITE_OPTION, lock_for_write
 from bastion.core.store._schema import audit_checkpoints, audit_events
 from bastion.core.types import Event, utcnow
@@ -30,9 +30,6 @@ CHECKPOINT_EVERY = 1000
 # Keys that say "this is a raw value", refused anywhere in event data: the log is
 # kept for years and shipped to auditors, so it records ids, counts and
 # fingerprints, never the sensitive values themselves.
-FORBIDDEN_KEYS = frozenset(
-    {"evidence", "raw", "raw_value", "value_raw", "secret", "password", "plaintext", "sample", "samples"}
-)
 MAX_STRING = 1024
 MAX_DATA_BYTES = 64 * 1024
 

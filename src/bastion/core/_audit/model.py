@@ -18,6 +18,11 @@ PROBLEM_KINDS: tuple[ProblemKind, ...] = (
     "bad_signature",
 )
 
+# Keys that would carry raw values; audit data holds ids, counts and fingerprints only.
+FORBIDDEN_KEYS = frozenset(
+    {"evidence", "raw", "raw_value", "value_raw", "secret", "password", "plaintext", "sample", "samples"}
+)
+
 
 class AuditError(Exception):
     """The audit log cannot be written or read (not: the log was tampered with)."""

@@ -20,7 +20,7 @@ from sqlalchemy.engine import Row
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from bastion.core._audit.hashing import canonical
-from bastion.core._audit.log import FORBIDDEN_KEYS
+from bastion.core._audit.model import FORBIDDEN_KEYS
 from bastion.core.store import _engine, _migrate
 from bastion.core.store._errors import StoreError
 from bastion.core.store._schema import assets, findings, scans

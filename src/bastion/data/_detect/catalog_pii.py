@@ -31,12 +31,12 @@ PII_PATTERNS: tuple[Pattern, ...] = (
        context_score=0.95),
     _p("phone_nanp", "PHONE_NUMBER",
        r"(?:\b1[ .-]?)?(?:\(\d{3}\)\s?|\b\d{3}[ .-])\d{3}[ .-]\d{4}(?:\s?(?:x|ext\.?)\s?\d{1,5})?\b",
-       0.7, validator="phone", context=("phone", "tel", "mobile", "cell", "call", "fax", "contact", "reach"),
+       0.7, validator="phone_nanp", context=("phone", "tel", "mobile", "cell", "call", "fax", "contact", "reach"),
        context_score=0.95),
     _p("phone_national", "PHONE_NUMBER", r"(?:\(0\d{1,4}\)|\b0\d{1,4})[ -]?\d{2,4}(?:[ -]?\d{2,4}){1,3}\b",
-       0.55, validator="phone", context=("phone", "tel", "telefon", "téléphone", "mobile", "handy", "portable",
+       0.55, validator="phone_national", context=("phone", "tel", "telefon", "téléphone", "mobile", "handy", "portable",
                                          "móvil", "cell", "call", "fax"), context_score=0.9),
-    _p("phone_digits", "PHONE_NUMBER", r"\b\d{10,11}\b", 0.3, validator="phone",
+    _p("phone_digits", "PHONE_NUMBER", r"\b\d{10,11}\b", 0.3, validator="phone_nanp",
        context=("phone", "tel", "mobile", "cell", "call me", "fax"), context_score=0.8),
     _p("credit_card", "CREDIT_CARD",
        r"\b(?:\d{4}[ -]?\d{4}[ -]?\d{4}[ -]?\d{0,7}|\d{4}[ -]?\d{6}[ -]?\d{4,5})\b",
@@ -84,7 +84,11 @@ PII_PATTERNS: tuple[Pattern, ...] = (
        r"|Knolls|Mount|Mountain|Neck|Parks|Plain|Plains|Prairie|Rapid|Rapids|Rest|Shoal|Shoals|Skyway|Spring"
        r"|Stream|Locks|Lodge|Light|Lights|Key|Keys|Isle|Inlet|Hollow|Garden|Extension|Dale|Dam|Divide|Crest"
        r"|Cliff|Cliffs|Club|Causeway|Center|Centre|Canyon|Cape|Bottom|Bluff|Bluffs|Bend|Beach|Burgs|Curve"
-       r"|Crossroad|Course|Courts|Alley|Anex|Arcade|Loaf|Lock|Points|Ports|Rue|Via|Square|Overpass)\.?"
+       r"|Crossroad|Course|Courts|Alley|Anex|Arcade|Loaf|Lock|Points|Ports|Rue|Via|Square|Overpass|Mall|Mission"
+       r"|Forge|Forges|Roads|Views|Greens|Coves|Corners|Mountains|Junctions|Centers|Circles|Crossings|Drives"
+       r"|Estate|Extensions|Fords|Forks|Gateways|Glens|Groves|Harbors|Inlets|Isles|Lanes|Lights|Manors|Mills"
+       r"|Motorways|Parkways|Passages|Pines|Plazas|Ranches|Ridges|Routes|Squares|Stations|Streets|Terraces"
+       r"|Trails|Unions|Valleys|Villages|Vistas|Walks|Brooks|Heights|Hollows|Islands|Keys|Rapids|Summits)\.?"
        r"(?:,?\s+(?:Apt\.?|Suite|Unit|Ste\.?|#)\s*[A-Za-z0-9-]{1,6})?\b",
        0.7, context=("address", "live", "lives", "located", "ship", "deliver", "mail", "street", "resides"),
        context_score=0.9),

@@ -28,6 +28,7 @@ from bastion.data._detect.validators import REGISTRY as VALIDATORS
 
 Backend = Literal["auto", "hyperscan", "re2", "python"]
 
+LARGE_INPUT = 64 << 10
 CONTEXT_BEFORE = 64
 CONTEXT_AFTER = 24
 NEGATIVE_CONTEXT = ("example", "sample", "dummy", "placeholder", "fake", "test key", "redacted", "version")
@@ -125,7 +126,9 @@ class _RE2SetPrefilter:
     def __init__(self, patterns: Sequence[Pattern]) -> None:
         import re2
 
-        self._set = re2.Set.SearchSet()
+        opts = re2.Options()
+        opts.max_mem = 64 << 20  # a larger DFA budget so long inputs do not exhaust it
+        self._set = re2.Set.SearchSet(opts)
         for p in patterns:
             try:
                 self._set.Add(p.full_regex.encode())
@@ -137,7 +140,7 @@ class _RE2SetPrefilter:
     def candidates(self, data: bytes) -> list[int]:
         if self._empty or not data:
             return []
-        return list(self._set.Match(data))
+        return list(self._set.Match(data) or ())
 
 
 class _AllPrefilter:
@@ -212,10 +215,13 @@ class Engine:
         backend: Backend = "auto",
         allow: Iterable[str] = (),
     ) -> None:
+        hybrid = False
         if backend == "auto":
-            backend = "hyperscan" if "hyperscan" in available_backends() else "re2"
-            if backend == "re2" and "re2" not in available_backends():
-                backend = "python"
+            have = available_backends()
+            backend = "hyperscan" if "hyperscan" in have else "re2" if "re2" in have else "python"
+            # measured (benchmarks/detect_bench.py): Hyperscan wins on prompt-sized inputs, the RE2 set
+            # on megabyte chunks, so "auto" keeps both and picks by input size
+            hybrid = backend == "hyperscan" and "re2" in have
         self.backend = backend
         self.patterns = tuple(patterns)
         for p in self.patterns:
@@ -231,14 +237,16 @@ class Engine:
         else:
             prefilter = _AllPrefilter(self.patterns)
         self._prefilter = prefilter
+        self._prefilter_large: _Prefilter = _RE2SetPrefilter(self.patterns) if hybrid else prefilter
         self.allow = frozenset(allow)
 
     def candidates(self, data: bytes) -> list[int]:
-        return self._prefilter.candidates(data)
+        pre = self._prefilter if len(data) < LARGE_INPUT else self._prefilter_large
+        return pre.candidates(data)
 
     def find(self, text: str, *, min_score: float = 0.0) -> list[Entity]:
         data = text.encode("utf-8", "surrogatepass")
-        ids = self._prefilter.candidates(data)
+        ids = self.candidates(data)
         if not ids:
             return []
         offsets = _Offsets(text, data)

@@ -436,6 +436,15 @@ _PLACE_OK_COMMON = frozenset(
 )
 
 
+_PLACE_PREFIXES = frozenset(
+    ["Lake", "Port", "Mount", "Fort", "East", "West", "North", "South", "New", "Saint", "St.", "San", "Santa"]
+)
+_PLACE_SUFFIX = re.compile(
+    r"(?:shire|stad|mouth|borough|burgh|bury|ville|land|furt|fort|haven|chester|view|side|town|berg|burg|heim"
+    r"|hausen|dorf|field|ford|port|ton)$"
+)
+
+
 @cache
 def _load(name: str) -> frozenset[str]:
     ref = resources.files("bastion.data._detect") / "resources" / name
@@ -456,7 +465,9 @@ class NamesLayer:
             first, last, places = (_load(n) for n in ("first_names.txt.gz", "last_names.txt.gz", "places.txt.gz"))
         except (FileNotFoundError, OSError, ModuleNotFoundError):
             return None
-        places = frozenset(p for p in places if p not in _COMMON or p in _PLACE_OK_COMMON)
+        places = frozenset(p for p in places if p not in _COMMON or p in _PLACE_OK_COMMON) | frozenset(
+            p[4:] for p in places if p.startswith("The ") and len(p) > 7
+        )
         return cls(first=first, last=last, places=places)
 
     def find(self, text: str) -> list[Entity]:
@@ -496,7 +507,29 @@ class NamesLayer:
                     k += width
                     break
             else:
+                before = text[max(0, s - 10) : s].lower()
+                place_cue = before.endswith((" in ", " to ", " from ", " at ", " near "))
+                if place_cue and bare in self.places:
+                    out.append(self._entity("LOCATION", s, run[k][1], text, 0.7, "gazetteer=places(1);context"))
+                    k += 1
+                    continue
+                width = self._shaped_place(run, k)
+                if width:
+                    score = 0.7 if place_cue else 0.6
+                    out.append(self._entity("LOCATION", s, run[k + width - 1][1], text, score, "place-shape"))
+                    k += width
+                    continue
                 k = self._person(text, run, k, out)
+
+    @staticmethod
+    def _shaped_place(run: list[tuple[int, int, str]], k: int) -> int:
+        """Town-shaped names (Lake X, Port X, X-shire, X-ville) that no list can enumerate."""
+        tok = run[k][2]
+        if tok in _PLACE_PREFIXES and k + 1 < len(run) and run[k + 1][2] not in _COMMON:
+            return 2
+        if _PLACE_SUFFIX.search(tok) and tok not in _COMMON and len(tok) > 6:
+            return 1
+        return 0
 
     def _person(self, text: str, run: list[tuple[int, int, str]], k: int, out: list[Entity]) -> int:
         s, _e, tok = run[k]

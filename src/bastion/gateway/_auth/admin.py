@@ -126,7 +126,11 @@ class AdminStore:
                 )
             )
             self.store.audit.append(
-                self.project, "gateway.admin.created", actor, username, {"roles": list(roles), "tenant": tenant},
+                self.project,
+                "gateway.admin.created",
+                actor,
+                username,
+                {"roles": list(roles), "tenant": tenant},
                 session=conn,
             )
         return Enrollment(username, pyotp.TOTP(seed).provisioning_uri(name=username, issuer_name="Bastion"))
@@ -152,19 +156,29 @@ class AdminStore:
             if row is None:
                 _verify(_DUMMY, password)  # same cost as a real attempt: no user enumeration by timing
                 self.store.audit.append(
-                    self.project, "gateway.admin.login_failed", "anonymous", "unknown-user", {"reason": "credentials"},
+                    self.project,
+                    "gateway.admin.login_failed",
+                    "anonymous",
+                    "unknown-user",
+                    {"reason": "credentials"},
                     session=conn,
                 )
                 raise AuthError("invalid credentials")
             if row.locked_until is not None and row.locked_until > now:
                 self.store.audit.append(
-                    self.project, "gateway.admin.login_failed", "anonymous", username, {"reason": "locked"},
+                    self.project,
+                    "gateway.admin.login_failed",
+                    "anonymous",
+                    username,
+                    {"reason": "locked"},
                     session=conn,
                 )
                 raise AuthError("account locked", 423)
-            step = _totp_step(self._open(row.totp_seed, username), code, at) if _verify(
-                row.password_hash, password
-            ) else None
+            step = (
+                _totp_step(self._open(row.totp_seed, username), code, at)
+                if _verify(row.password_hash, password)
+                else None
+            )
             reason = "credentials" if step is None else ("replayed_code" if step <= row.totp_last_step else None)
             if reason is not None:
                 failed = int(row.failed_count) + 1
@@ -178,8 +192,12 @@ class AdminStore:
                     .values(**values)
                 )
                 self.store.audit.append(
-                    self.project, "gateway.admin.login_failed", "anonymous", username,
-                    {"reason": reason, "locked": "locked_until" in values}, session=conn,
+                    self.project,
+                    "gateway.admin.login_failed",
+                    "anonymous",
+                    username,
+                    {"reason": reason, "locked": "locked_until" in values},
+                    session=conn,
                 )
                 raise AuthError("invalid credentials")
             conn.execute(

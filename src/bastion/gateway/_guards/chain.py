@@ -154,7 +154,7 @@ class GuardChain:
                 return result
             outcome.score = float(verdict.score)
             outcome.reasons = [str(r)[:120] for r in verdict.reasons]
-            flagged = (not verdict.allowed) or verdict.score >= cfg.threshold and verdict.score > 0
+            flagged = (not verdict.allowed) or (verdict.score >= cfg.threshold and verdict.score > 0)
             if not flagged:
                 continue
             if cfg.action == "shadow":

@@ -104,6 +104,13 @@ def read_directory(ctx: ScanContext, data: Any, pointer: str) -> list[Entry]:
         if i % 4096 == 0:
             ctx.check_time()
     _check_locals(ctx, data, entries, pointer)
+    offsets = {e.header_offset for e in entries}
+    if bytes(data[0:4]) == b"PK\x03\x04" and 0 not in offsets:
+        ctx.add(
+            R.CONTAINER_TAMPERED,
+            pointer,
+            "local file entries that the central directory does not list (hidden from some loaders)",
+        )
     return entries
 
 

@@ -175,7 +175,7 @@ class PickleAnalyser:
         if isinstance(obj, Global):
             base = (obj.module, obj.name)
             if policy.allowed_attribute(obj.module, obj.name, attr):
-                return Global(obj.module, f"{obj.name}.{attr}", offset, via=how)
+                return Global(obj.module, f"{obj.name}.{attr}", offset, via=how, trusted=True)
             g = Global(obj.module, f"{obj.name}.{attr}", offset, via=how)
         elif isinstance(obj, ModuleRef):
             g = Global(obj.module, attr, offset, via=how)
@@ -209,6 +209,8 @@ class PickleAnalyser:
                     res = self._resolve_attr(
                         targs[0], targs[1], offset, f"getattr({render(targs[0])}, {render(targs[1])})"
                     )
+                    if isinstance(res, Global) and res.trusted:
+                        return res
                     if (
                         isinstance(res, Global)
                         and policy.classify(res.module, res.name) is not policy.Verdict.ALLOWED
@@ -255,7 +257,7 @@ class PickleAnalyser:
             if func.qualified in _TENSOR_REBUILDERS and targs and isinstance(targs[0], Persistent):
                 if len(self.result.tensor_views) < 1_000_000:
                     self.result.tensor_views.append(targs)
-            if func.via and policy.classify(func.module, func.name) is not policy.Verdict.ALLOWED:
+            if func.via and not func.trusted and policy.classify(func.module, func.name) is not policy.Verdict.ALLOWED:
                 self._note(func, f"{func.qualified}({render_args(targs)}) (via {func.via})")
             return Call(func, args, offset)
         if isinstance(func, Call) and isinstance(func.func, Global):
@@ -1043,7 +1045,7 @@ def _buffers(
 def looks_like_pickle(head: bytes) -> bool:
     """Cheap content test: a protocol header, or a protocol-0/1 opening whose first
     opcodes parse (JSON, text and other binaries fail within a few bytes)."""
-    if len(head) >= 2 and head[0] == 0x80 and head[1] <= _PROTO_MAX:
+    if len(head) >= 2 and head[0] == 0x80 and head[1] < 16:  # future protocols still get analysed
         return True
     if not head or head[0] not in b"(cdl]}NIJKLFSVUTXGBCi":
         return False

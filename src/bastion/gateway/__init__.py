@@ -1,0 +1,102 @@
+"""The guarded inference gateway: authenticated, authorized, rate-limited, audited model access.
+
+    from bastion.gateway import create_app, load_gateway_settings
+    app = create_app(load_gateway_settings(Path("gateway.yaml")), store)
+
+`create_app` returns a FastAPI app that fronts OpenAI-compatible upstreams
+(`/v1/chat/completions`, `/v1/completions`, `/v1/embeddings`, `/v1/models`),
+serves classic models (`/v1/predict/{model}`: ONNX in-process, pinned
+scikit-learn, or an upstream), and offers an admin API, health, readiness and
+Prometheus metrics. Every request passes authentication (API keys, OIDC/JWT,
+admin sessions with TOTP), casbin authorization with tenant isolation, limits
+(in-process or shared through Redis), the configured guard chain, and leaves
+one audit event in the store's hash chain.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from bastion.gateway._app import build_app
+from bastion.gateway._auth.admin import AdminError, AdminStore, Enrollment, load_secret
+from bastion.gateway._auth.apikeys import KNOWN_ROLES, KNOWN_SCOPES, KeyError_, KeyRecord, KeyStore, well_formed
+from bastion.gateway._auth.principal import AuthError, Principal
+from bastion.gateway._guards.chain import ChainResult, GuardChain, GuardConfigError, Outcome
+from bastion.gateway._guards.pii import PIIGuard, StreamRestorer, restore
+from bastion.gateway._settings import (
+    ClassicModel,
+    GatewayConfigError,
+    GatewaySettings,
+    GuardConfig,
+    Limits,
+    LLMModel,
+    OIDCIssuer,
+    load_gateway_settings,
+)
+
+if TYPE_CHECKING:
+    import httpx
+    from fastapi import FastAPI
+
+    from bastion.core.store import Store
+
+__all__ = [
+    "KNOWN_ROLES",
+    "KNOWN_SCOPES",
+    "AdminError",
+    "AdminStore",
+    "AuthError",
+    "ChainResult",
+    "ClassicModel",
+    "Enrollment",
+    "GatewayConfigError",
+    "GatewaySettings",
+    "GuardChain",
+    "GuardConfig",
+    "GuardConfigError",
+    "KeyError_",
+    "KeyRecord",
+    "KeyStore",
+    "LLMModel",
+    "Limits",
+    "OIDCIssuer",
+    "Outcome",
+    "PIIGuard",
+    "Principal",
+    "StreamRestorer",
+    "admin_store",
+    "create_app",
+    "key_store",
+    "load_gateway_settings",
+    "restore",
+    "well_formed",
+]
+
+
+def create_app(
+    settings: GatewaySettings,
+    store: Store,
+    *,
+    state_dir: Path | None = None,
+    transport: httpx.AsyncBaseTransport | None = None,
+) -> FastAPI:
+    """The gateway app over `store`; `transport` lets tests route upstream calls in-process."""
+    return build_app(settings, store, state_dir=state_dir, transport=transport)
+
+
+def key_store(store: Store, project: str) -> KeyStore:
+    """API-key management without a running gateway (the `bastion access` CLI)."""
+    return KeyStore(store, project, cache_s=0)
+
+
+def admin_store(store: Store, project: str, settings: GatewaySettings | None = None) -> AdminStore:
+    s = settings or GatewaySettings(project=project)
+    return AdminStore(
+        store,
+        project,
+        load_secret(store.state_dir),
+        lockout_after=s.admin.lockout_after,
+        lockout_s=s.admin.lockout_seconds,
+        ttl_s=s.admin.session_ttl_s,
+    )

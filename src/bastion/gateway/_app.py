@@ -1,0 +1,181 @@
+"""The FastAPI application: routes, error shapes, and the middleware that audits every request."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import httpx
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from bastion import __version__
+from bastion.gateway._context import ApiError, Gateway
+from bastion.gateway._routes import admin, health, openai, predict
+from bastion.gateway._settings import GatewaySettings
+
+if TYPE_CHECKING:
+    from bastion.core.store import Store
+
+log = logging.getLogger("bastion.gateway")
+UNAUDITED = frozenset({"/healthz", "/readyz", "/metrics", "/openapi.json", "/docs", "/redoc"})
+MAX_HEADER_BYTES = 16 * 1024
+
+
+def _error(status: int, message: str, type_: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse({"error": {"message": message, "type": type_}}, status_code=status, headers=headers)
+
+
+class AuditMiddleware:
+    """Pure ASGI (no body buffering, streaming intact): header limits, request id, one audit event each."""
+
+    def __init__(self, app: ASGIApp, gateway: Gateway) -> None:
+        self.app = app
+        self.gw = gateway
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path: str = scope.get("path", "")
+        size = sum(len(k) + len(v) for k, v in scope.get("headers", []))
+        if size > MAX_HEADER_BYTES:
+            await _error(431, "request headers too large", "invalid_request_error")(scope, receive, send)
+            self._emit(scope, path, 431, 0.0, {"decision": "rejected", "reason": "headers_too_large"})
+            return
+        if path in UNAUDITED:
+            await self.app(scope, receive, send)
+            return
+        start = time.perf_counter()
+        rid = uuid.uuid4().hex[:16]
+        state = scope.setdefault("state", {})
+        state["audit"] = {}
+        status = 500
+
+        async def send_wrapper(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+                message.setdefault("headers", []).append((b"x-request-id", rid.encode()))
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_wrapper)
+        finally:
+            ms = (time.perf_counter() - start) * 1000
+            self._emit(scope, path, status, ms, dict(state.get("audit") or {}), rid)
+
+    def _emit(self, scope: Scope, path: str, status: int, ms: float, info: dict[str, Any], rid: str = "") -> None:
+        route = _route_name(path)
+        self.gw.metrics.requests.labels(route, str(status)).inc()
+        self.gw.metrics.latency.labels(route).observe(ms / 1000)
+        caller = str(info.pop("caller", "anonymous"))
+        data: dict[str, Any] = {
+            "route": route,
+            "method": str(scope.get("method", ""))[:10],
+            "status": status,
+            "latency_ms": round(ms, 2),
+            "request_id": rid,
+            "decision": info.pop("decision", "error" if status >= 500 else "rejected" if status >= 400 else "allowed"),
+        }
+        client = scope.get("client")
+        if client:
+            data["client"] = str(client[0])[:64]
+        for k, v in info.items():
+            data[k] = v
+        self.gw.audit.record(caller, route, data)
+        if status >= 500:
+            log.warning("request %s %s -> %d", data["method"], route, status)
+
+
+def _route_name(path: str) -> str:
+    if path.startswith("/v1/predict/"):
+        return "/v1/predict/{model}"
+    if path.startswith("/admin/keys/"):
+        return "/admin/keys/{id}/" + path.rsplit("/", 1)[-1][:16]
+    return path[:64] if path in _KNOWN else "other"
+
+
+_KNOWN = frozenset(
+    {
+        "/v1/chat/completions",
+        "/v1/completions",
+        "/v1/embeddings",
+        "/v1/models",
+        "/admin/login",
+        "/admin/keys",
+        "/admin/guards",
+        "/admin/policies",
+        "/admin/audit",
+    }
+)
+
+
+def build_app(
+    settings: GatewaySettings,
+    store: Store,
+    *,
+    state_dir: Path | None = None,
+    transport: httpx.AsyncBaseTransport | None = None,
+) -> FastAPI:
+    from bastion.gateway._routes.predict import load_classic
+
+    gw = Gateway.build(settings, store, state_dir=state_dir, transport=transport)
+    for cfg in settings.predict:
+        runner = load_classic(cfg)
+        if runner is not None:
+            gw.classic[cfg.name] = runner
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        gw.audit.start()
+        try:
+            yield
+        finally:
+            await gw.http.aclose()
+            await gw.limiter.close()
+            gw.audit.close()
+            gw.executor.shutdown(wait=False, cancel_futures=True)
+
+    app = FastAPI(
+        title="Bastion gateway",
+        version=__version__,
+        description="Guarded, authenticated, rate-limited and audited access to LLMs and classic models.",
+        lifespan=lifespan,
+    )
+    app.state.gateway = gw
+    gw.audit.start()  # also outside a lifespan (test clients without it): idempotent
+
+    @app.exception_handler(ApiError)
+    async def _api_error(_request: Request, exc: ApiError) -> JSONResponse:
+        return _error(exc.status, exc.message, exc.type, exc.headers)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return _error(exc.status_code, str(exc.detail), "invalid_request_error")
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        return _error(400, "invalid request parameters", "invalid_request_error")
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
+        log.error("unexpected %s", type(exc).__name__)
+        return _error(500, "internal error", "server_error")
+
+    app.include_router(openai.router)
+    app.include_router(predict.router)
+    app.include_router(admin.router)
+    app.include_router(health.router)
+    app.add_middleware(AuditMiddleware, gateway=gw)
+    _ = json  # keep import for type checkers' sake
+    return app

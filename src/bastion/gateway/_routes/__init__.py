@@ -1,0 +1,1 @@
+"""HTTP routes: OpenAI-compatible, prediction, admin, health/metrics."""
