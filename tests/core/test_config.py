@@ -16,7 +16,9 @@ def test_defaults_put_state_and_sqlite_in_cwd(tmp_path: Path, monkeypatch: pytes
 
 def test_file_then_env_then_overrides(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     cfg = tmp_path / "bastion.toml"
-    cfg.write_text('[bastion]\nproject = "fraud"\nfail_on = "medium"\nstate_dir = "state"\n[bastion.scan]\nworkers = 3\n')
+    cfg.write_text(
+        '[bastion]\nproject = "fraud"\nfail_on = "medium"\nstate_dir = "state"\n[bastion.scan]\nworkers = 3\n'
+    )
     monkeypatch.chdir(tmp_path)
     settings = load_settings()
     assert (settings.project, settings.fail_on, settings.scan.workers) == ("fraud", Severity.MEDIUM, 3)
