@@ -22,6 +22,7 @@ demo: install
 	$(BIN)/bastion demo
 
 services:
+	bash scripts/system-deps.sh
 	bash scripts/services.sh
 
 test: install services

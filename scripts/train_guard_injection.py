@@ -120,7 +120,7 @@ def stdlib_docs(limit: int, rng: random.Random) -> list[str]:
             continue
         try:
             mod = importlib.import_module(name)
-        except Exception:  # noqa: S112 - some stdlib modules need a GUI or a platform
+        except Exception:
             continue
         objs = [mod, *[o for _, o in inspect.getmembers(mod) if inspect.isclass(o) or inspect.isfunction(o)]]
         for obj in objs:
@@ -143,7 +143,7 @@ def _chunks(text: str, rng: random.Random) -> list[str]:
 
 def prose_docs(rng: random.Random) -> list[str]:
     """More benign prose: Python's language reference topics (PSF), the package descriptions of the
-    training venv's dependencies (each under its own open licence), and Debian's licence texts."""
+    running venv's distributions (each under its own open licence), and Debian's licence texts."""
     import pydoc_data.topics as topics
     from importlib.metadata import distributions
 
@@ -243,6 +243,45 @@ INDIRECT_WRAP = [
 ]  # fmt: skip
 
 
+NAMES = ["Mara", "Tom", "Elena", "Mr. Hale", "Aunt Ruth", "the captain", "Priya", "Jonas", "Dr. Okafor", "Lucy",
+         "the old man", "Sam", "Mrs. Bennet", "Felix", "the doctor", "Ada"]  # fmt: skip
+SAID = ["said", "replied", "whispered", "cried", "asked", "answered", "muttered", "called", "observed", "added"]
+LINES = [
+    "You must not go out tonight; the road is flooded.", "Will you stay for supper?", "I told you so, didn't I?",
+    "You have been very kind to us.", "Where were you all this time?", "You shall have your answer in the morning.",
+    "I never thought you would come back.", "Do you remember the house by the river?", "You are late again.",
+    "Forget what I said yesterday; I was tired.", "You ought to rest.", "Tell me everything you saw.",
+    "I would rather not say.", "Have you no pity?", "Show me the letter.", "You are free to leave whenever you like.",
+    "Promise me you will write.", "Ignore him, he is only teasing.", "You know the rules of this house.",
+]  # fmt: skip
+NARR = [
+    "The rain had not stopped since morning, and the lamps were lit early.", "She folded the letter twice.",
+    "He crossed the room and stood by the window.", "Nobody spoke for a long while.",
+    "The carriage rattled over the stones of the square.", "A dog barked somewhere beyond the hedge.",
+    "It was the kind of evening that makes a person thoughtful.", "The fire had burned low.",
+    "They walked on in silence until they reached the gate.", "Her hands trembled as she opened the box.",
+]  # fmt: skip
+LETTER = [
+    "Dear {a},\n\nThank you for your letter. You were right about the garden; the roses came back. "
+    "I hope you and the children are well. Write soon and tell me your news.\n\nWith love, {b}",
+    "Hi {a}, just a reminder that you promised to bring the slides tomorrow. Let me know if you need help. - {b}",
+    "{a}, you did a great job on the launch. Please ignore the earlier email about the deadline; it was a mistake. "
+    "Thanks, {b}",
+]  # fmt: skip
+
+
+def fiction(rng: random.Random) -> str:
+    parts = []
+    for _ in range(rng.randint(3, 12)):
+        if rng.random() < 0.55:
+            parts.append(f'"{rng.choice(LINES)}" {rng.choice(SAID)} {rng.choice(NAMES)}.')
+        else:
+            parts.append(rng.choice(NARR))
+    if rng.random() < 0.3:
+        return rng.choice(LETTER).format(a=rng.choice(NAMES), b=rng.choice(NAMES))
+    return " ".join(parts)
+
+
 def _leet(s: str, rng: random.Random) -> str:
     table = {"a": "4", "e": "3", "i": "1", "o": "0", "s": "5", "t": "7"}
     return "".join(table[c] if c in table and rng.random() < 0.6 else c for c in s)
@@ -288,6 +327,11 @@ def generated(rng: random.Random, docs: list[str], n: int) -> tuple[list[str], l
         cut = rng.randint(0, len(doc))
         pos.append(doc[:cut] + "\n" + payload + "\n" + doc[cut:])
         neg.append(doc)
+        story = fiction(rng)
+        neg.append(story)
+        if rng.random() < 0.3:
+            cut = rng.randint(0, len(story))
+            pos.append(story[:cut] + " " + rng.choice(INDIRECT_WRAP).format(o=o, p=p) + " " + story[cut:])
     return pos, neg
 
 
@@ -301,7 +345,7 @@ def to_rows(texts: list[str]) -> list[tuple[np.ndarray, np.ndarray]]:
     for t in texts:
         norm = normalize(t)
         flags = [f"f:{f}" for f in norm.flags]
-        for win in windows(norm.text)[:4]:
+        for win in windows(norm.text)[:6]:
             rows.append(featurize(win, [f"h:{h}" for h in heuristics.hits(win)] + flags, BITS))
         for var in norm.variants[:2]:
             rows.append(featurize(var[:2048], [f"h:{h}" for h in heuristics.hits(var)] + [*flags, "f:decoded_variant"],

@@ -37,8 +37,9 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT))
 
-from bastion.guard import InjectionDetector  # noqa: E402
 from evals.guard import gen_injection  # noqa: E402
+
+from bastion.guard import InjectionDetector  # noqa: E402
 
 SEED = 20251125
 
@@ -159,7 +160,7 @@ def main() -> None:
     tpr = float(pred[labels == 1].mean())
     fpr = float(pred[labels == 0].mean())
     out = {
-        "n": int(len(data)),
+        "n": len(data),
         "positives": int(labels.sum()),
         "negatives": int((labels == 0).sum()),
         "dropped_as_training_near_duplicates": dropped,

@@ -312,8 +312,12 @@ MALICIOUS: dict[str, Callable[[], bytes]] = {
         + b"\x85R"
     ),
     "m06_dunder_import_getattr.pkl": lambda: p2(
-        glob("builtins", "getattr") + call1(glob("builtins", "__import__"), u("os")) + u("system") + b"\x86R"
-        + u(SHELL) + b"\x85R"
+        glob("builtins", "getattr")
+        + call1(glob("builtins", "__import__"), u("os"))
+        + u("system")
+        + b"\x86R"
+        + u(SHELL)
+        + b"\x85R"
     ),
     "m07_pkgutil_resolve_name.pkl": lambda: p2(
         call1(glob("pkgutil", "resolve_name"), u("os:system")) + u(SHELL) + b"\x85R"
@@ -324,16 +328,15 @@ MALICIOUS: dict[str, Callable[[], bytes]] = {
     "m09_broken_stream_after_payload.pkl": lambda: b"\x80\x02" + call1(glob("builtins", "exec"), u(CODE)) + b"\xff\xfe",
     "m10_inst_opcode.pkl": lambda: b"(V" + SHELL.encode() + b"\nios\nsystem\n.",
     "m11_obj_opcode.pkl": lambda: p2(b"(" + glob("os", "system") + u(SHELL) + b"o"),
-    "m12_asyncio_submodule.pkl": lambda: p4(
-        sglob("asyncio.unix_events", "_UnixSelectorEventLoop") + b")R"
-    ),
-    "m13_numpy_runstring.pkl": lambda: p2(
-        glob("numpy.testing._private.utils", "runstring") + u(CODE) + b"}\x86R"
-    ),
+    "m12_asyncio_submodule.pkl": lambda: p4(sglob("asyncio.unix_events", "_UnixSelectorEventLoop") + b")R"),
+    "m13_numpy_runstring.pkl": lambda: p2(glob("numpy.testing._private.utils", "runstring") + u(CODE) + b"}\x86R"),
     "m14_py2_builtin_eval.pkl": lambda: b"c__builtin__\neval\n(V1+1\ntR.",
     "m15_attrgetter_chain.pkl": lambda: p2(
-        call1(glob("operator", "attrgetter"), u("system")) + call1(glob("importlib", "import_module"), u("os"))
-        + b"\x85R" + u(SHELL) + b"\x85R"
+        call1(glob("operator", "attrgetter"), u("system"))
+        + call1(glob("importlib", "import_module"), u("os"))
+        + b"\x85R"
+        + u(SHELL)
+        + b"\x85R"
     ),
     "m16_unknown_module_class.pkl": lambda: p2(glob("backdoor_pkg.hooks", "Installer") + b")R"),
     "m17_ext_opcode.pkl": lambda: p2(b"\x82\x07)R"),
@@ -361,9 +364,7 @@ MALICIOUS: dict[str, Callable[[], bytes]] = {
     "m37_keras_foreign_module.keras": lambda: _keras_zip(
         _keras_config([_DENSE, {"module": "os", "class_name": "system", "config": {}, "registered_name": "system"}])
     ),
-    "m38_h5_lambda.h5": lambda: _h5_with_config(
-        {"class_name": "Sequential", "config": {"layers": [_lambda_layer()]}}
-    ),
+    "m38_h5_lambda.h5": lambda: _h5_with_config({"class_name": "Sequential", "config": {"layers": [_lambda_layer()]}}),
     "m39_onnx_external_traversal.onnx": _onnx_external_traversal,
     "m40_onnx_custom_domain.onnx": _onnx_custom,
     "m41_gguf_ssti_globals.gguf": lambda: _gguf(_SSTI),
@@ -461,7 +462,9 @@ def _benign(out: Path) -> list[Path]:
     np.savez(add("b21_numpy_archive.npz"), w=np.ones((3, 3)), b=np.arange(3))
     np.savez_compressed(add("b22_numpy_compressed.npz"), w=np.ones((30, 30)))
     torch_save_st({"w": torch.randn(4, 4), "b": torch.zeros(4)}, str(add("b23_torch.safetensors")))
-    np_save_st({"a": np.ones((2, 3), dtype=np.float32), "b": np.arange(4, dtype=np.int64)}, str(add("b24_numpy.safetensors")))
+    np_save_st(
+        {"a": np.ones((2, 3), dtype=np.float32), "b": np.arange(4, dtype=np.int64)}, str(add("b24_numpy.safetensors"))
+    )
 
     from onnx import TensorProto, helper, save_model
 
@@ -480,7 +483,8 @@ def _benign(out: Path) -> list[Path]:
 
     llama3 = (
         "{% set loop_messages = messages %}{% for message in loop_messages %}"
-        "{% set content = '<|start_header_id|>' + message['role'] + '<|end_header_id|>\n\n' + message['content'] | trim + '<|eot_id|>' %}"
+        "{% set content = '<|start_header_id|>' + message['role'] + '<|end_header_id|>\n\n' "
+        "+ message['content'] | trim + '<|eot_id|>' %}"
         "{% if loop.index0 == 0 %}{% set content = bos_token + content %}{% endif %}{{ content }}{% endfor %}"
         "{% if add_generation_prompt %}{{ '<|start_header_id|>assistant<|end_header_id|>\n\n' }}{% endif %}"
     )
@@ -492,7 +496,9 @@ def _benign(out: Path) -> list[Path]:
     add("b28_gguf_chatml_template.gguf").write_bytes(_gguf(chatml))
     add("b29_gguf_no_template.gguf").write_bytes(_gguf(None))
     add("b30_keras_v3.keras").write_bytes(_keras_zip(_keras_config([_DENSE])))
-    add("b31_keras_legacy.h5").write_bytes(_h5_with_config({"class_name": "Sequential", "config": {"layers": [_DENSE]}}))
+    add("b31_keras_legacy.h5").write_bytes(
+        _h5_with_config({"class_name": "Sequential", "config": {"layers": [_DENSE]}})
+    )
     df = pd.DataFrame({"a": [1, 2, 3], "b": ["x", "y", "z"], "t": pd.date_range("2024-01-01", periods=3)})
     df.to_pickle(add("b32_pandas_dataframe.pkl"))
 
@@ -500,12 +506,29 @@ def _benign(out: Path) -> list[Path]:
         RED = 1
 
     with open(add("b33_plain_python.pkl"), "wb") as fh:
-        pickle.dump({"n": 1, "s": {1, 2}, "od": OrderedDict(a=1), "c": Counter("aab"), "t": datetime(2024, 1, 1),
-                     "d": timedelta(1), "f": frozenset([1]), "b": b"\x00\x01", "ba": bytearray(b"x")}, fh, protocol=0)
+        pickle.dump(
+            {
+                "n": 1,
+                "s": {1, 2},
+                "od": OrderedDict(a=1),
+                "c": Counter("aab"),
+                "t": datetime(2024, 1, 1),
+                "d": timedelta(1),
+                "f": frozenset([1]),
+                "b": b"\x00\x01",
+                "ba": bytearray(b"x"),
+            },
+            fh,
+            protocol=0,
+        )
     with open(add("b34_numpy_random_state.pkl"), "wb") as fh:
         pickle.dump({"rs": np.random.RandomState(0), "gen": np.random.default_rng(1)}, fh, protocol=4)
-    add("b35_7z_safetensors.7z").write_bytes(_seven_zip("model.safetensors", (out / "b23_torch.safetensors").read_bytes()))
-    add("b36_tar_gz_state_dict.tar.gz").write_bytes(_tar_gz("model/pytorch_model.bin", (out / "b01_torch_mlp_state_dict.pt").read_bytes()))
+    add("b35_7z_safetensors.7z").write_bytes(
+        _seven_zip("model.safetensors", (out / "b23_torch.safetensors").read_bytes())
+    )
+    add("b36_tar_gz_state_dict.tar.gz").write_bytes(
+        _tar_gz("model/pytorch_model.bin", (out / "b01_torch_mlp_state_dict.pt").read_bytes())
+    )
     with open(add("b37_protocol5.pkl"), "wb") as fh:
         pickle.dump({"arr": np.arange(5), "l": list(range(100))}, fh, protocol=5)
     return paths

@@ -76,13 +76,19 @@ def main() -> int:
         tp = sum(1 for f in files if truth[f] and per_file[f]["detected"])
         fp = sum(1 for f in files if not truth[f] and per_file[f]["detected"])
         err = sum(1 for f in files if per_file[f].get("error"))
-        print(f"{tool:22s} {tp:>4d}/{n_bad:<3d}{100 * tp / n_bad:4.0f}% {fp:>4d}/{n_good:<3d}  {err:>5d} {seconds[tool]:8.1f}")
+        print(
+            f"{tool:22s} {tp:>4d}/{n_bad:<3d}{100 * tp / n_bad:4.0f}% {fp:>4d}/{n_good:<3d}  "
+            f"{err:>5d} {seconds[tool]:8.1f}"
+        )
     print("\nper-variant detection (malicious):")
     tools = list(results)
     print(f"{'file':48s} " + " ".join(f"{t[:10]:>10s}" for t in tools))
     for f in files:
         if truth[f]:
-            print(f"{Path(f).name[:48]:48s} " + " ".join(f"{'yes' if results[t][f]['detected'] else '-':>10s}" for t in tools))
+            print(
+                f"{Path(f).name[:48]:48s} "
+                + " ".join(f"{'yes' if results[t][f]['detected'] else '-':>10s}" for t in tools)
+            )
     missed = [f for f in files if truth[f] and not results["bastion"][f]["detected"]]
     false_pos = [f for f in files if not truth[f] and results["bastion"][f]["detected"]]
     for f in missed:

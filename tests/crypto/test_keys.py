@@ -12,6 +12,7 @@ from bastion.crypto import aead
 from bastion.crypto.keys import (
     AccessDenied,
     IntegrityError,
+    KekRef,
     KeyManager,
     KeyNotFound,
     KeyringError,
@@ -21,7 +22,15 @@ from bastion.crypto.keys import (
     ProviderUnavailable,
     mlkem_available,
 )
-from tests.crypto.conftest import ADMIN, FAST, corrupt
+
+ADMIN = Principal.of("alice", ["admin"])
+FAST = MasterSecret.passphrase("correct horse battery staple", scrypt_n=2**10)
+
+
+def corrupt(path: Path, offset: int) -> None:
+    data = bytearray(path.read_bytes())
+    data[offset] ^= 0x01
+    path.write_bytes(bytes(data))
 
 
 def kinds(store: Store) -> list[str]:
@@ -33,7 +42,7 @@ def test_lifecycle_create_list_rotate_shred(keys: KeyManager, store: Store, tmp_
     assert (info.version, info.status, info.provider) == (1, "active", "local")
     src = tmp_path / "tx.csv"
     src.write_bytes(b"id,card\n1,4111111111111111\n" * 1000)
-    res = aead.encrypt_file(src, tmp_path / "tx.csv.benc", keys=keys, key_id="transactions", who=ADMIN)
+    aead.encrypt_file(src, tmp_path / "tx.csv.benc", keys=keys, key_id="transactions", who=ADMIN)
     assert b"4111" not in (tmp_path / "tx.csv.benc").read_bytes()
     before = (tmp_path / "tx.csv.benc").read_bytes()
 
@@ -67,7 +76,7 @@ def test_lifecycle_create_list_rotate_shred(keys: KeyManager, store: Store, tmp_
         "key.shredded",
     ]
     assert store.audit.verify().ok
-    shredded = [e for e in store.audit.events("bank") if e.kind == "key.shredded"][0]
+    shredded = next(e for e in store.audit.events("bank") if e.kind == "key.shredded")
     assert shredded.data["data_keys_destroyed"] == 1
 
 
@@ -99,7 +108,12 @@ def test_wrong_passphrase_and_missing_secret(store: Store) -> None:
         wrong.new_data_key("k", ADMIN)
     with pytest.raises(KeyringError, match="wrong passphrase"):
         wrong.create("k2", ADMIN)
-    assert [k.key_id for k in KeyManager(store, "bank", secret=FAST).list(ADMIN)] == ["k"]
+    with pytest.raises(KeyringError, match="wrong passphrase"):
+        wrong.shred("k", ADMIN)  # a locked keyring stops the shred before anything changes
+    fresh = KeyManager(store, "bank", secret=FAST)  # a new process: the master key is derived again
+    assert [k.key_id for k in fresh.list(ADMIN)] == ["k"]
+    dk = fresh.new_data_key("k", ADMIN)
+    assert KeyManager(store, "bank", secret=FAST).data_key(dk.dek_id, ADMIN).material == dk.material
     env = KeyManager(store, "bank", secret=MasterSecret.secret(os.urandom(32).hex()))
     with pytest.raises(KeyringError, match="sealed by a passphrase"):
         env.new_data_key("k", ADMIN)
@@ -257,4 +271,4 @@ def test_pkcs11_unconfigured() -> None:
     from bastion.crypto._keys.pkcs11 import Pkcs11Provider
 
     with pytest.raises(ProviderUnavailable, match="not found"):
-        Pkcs11Provider("/nonexistent/libpkcs11.so", "t", "1").create(__import__("bastion.crypto.keys").crypto.keys.KekRef("p", "k", 1))
+        Pkcs11Provider("/nonexistent/libpkcs11.so", "t", "1").create(KekRef("p", "k", 1))

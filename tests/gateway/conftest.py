@@ -8,11 +8,11 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from gw_helpers import base_settings
+from gw_upstream import SEEN, make_upstream, serve
 
 from bastion.core.store import Store
 from bastion.gateway import create_app
-from gw_helpers import base_settings
-from gw_upstream import SEEN, make_upstream, serve
 
 
 @pytest.fixture(scope="session")
@@ -54,3 +54,8 @@ def gateway(sqlite_store: Store, upstream_url: str) -> Iterator[GatewayFactory]:
     yield make
     for c in clients:
         c.__exit__(None, None, None)
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"

@@ -30,3 +30,12 @@ def issue(store: Store, tenant: str, *roles: str, project: str = "gw", **kw: Any
 
 def auth(key: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {key}"}
+
+
+def avoid_minute_edge(margin: float = 8.0) -> None:
+    """Limits use fixed one-minute windows: keep a short test from straddling a window boundary."""
+    import time
+
+    into = time.time() % 60
+    if into > 60 - margin:
+        time.sleep(60 - into + 0.05)

@@ -22,6 +22,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
 SEEN: list[dict[str, Any]] = []
+SEEN_HEADERS: list[dict[str, str]] = []
 LEAKED = "leaked.person@example-bank.com"
 
 
@@ -54,27 +55,40 @@ def make_upstream(record: bool = True) -> FastAPI:
         body = await request.json()
         if record:
             SEEN.append(body)
+            SEEN_HEADERS.append(dict(request.headers))
         text = _answer(_last_user(body.get("messages", [])))
         base = {"id": "chatcmpl-1", "created": int(time.time()), "model": body.get("model", "echo")}
         if body.get("stream"):
 
             async def gen() -> AsyncIterator[bytes]:
                 for i in range(0, len(text), 3):
-                    chunk = {**base, "object": "chat.completion.chunk",
-                             "choices": [{"index": 0, "delta": {"content": text[i : i + 3]}, "finish_reason": None}]}
+                    chunk = {
+                        **base,
+                        "object": "chat.completion.chunk",
+                        "choices": [{"index": 0, "delta": {"content": text[i : i + 3]}, "finish_reason": None}],
+                    }
                     yield f"data: {json.dumps(chunk)}\n\n".encode()
-                end = {**base, "object": "chat.completion.chunk",
-                       "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}
+                end = {
+                    **base,
+                    "object": "chat.completion.chunk",
+                    "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}],
+                }
                 yield f"data: {json.dumps(end)}\n\n".encode()
                 yield b"data: [DONE]\n\n"
 
             return StreamingResponse(gen(), media_type="text/event-stream")
-        return JSONResponse({
-            **base, "object": "chat.completion",
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
-            "usage": {"prompt_tokens": len(text) // 4, "completion_tokens": len(text) // 4,
-                      "total_tokens": len(text) // 2},
-        })
+        return JSONResponse(
+            {
+                **base,
+                "object": "chat.completion",
+                "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
+                "usage": {
+                    "prompt_tokens": len(text) // 4,
+                    "completion_tokens": len(text) // 4,
+                    "total_tokens": len(text) // 2,
+                },
+            }
+        )
 
     @app.post("/v1/completions")
     async def completions(request: Request) -> Response:
@@ -83,11 +97,16 @@ def make_upstream(record: bool = True) -> FastAPI:
             SEEN.append(body)
         prompt = body.get("prompt")
         text = _answer(prompt if isinstance(prompt, str) else " ".join(prompt))
-        return JSONResponse({
-            "id": "cmpl-1", "object": "text_completion", "created": 0, "model": body.get("model"),
-            "choices": [{"index": 0, "text": text, "finish_reason": "stop", "logprobs": None}],
-            "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
-        })
+        return JSONResponse(
+            {
+                "id": "cmpl-1",
+                "object": "text_completion",
+                "created": 0,
+                "model": body.get("model"),
+                "choices": [{"index": 0, "text": text, "finish_reason": "stop", "logprobs": None}],
+                "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
+            }
+        )
 
     @app.post("/v1/embeddings")
     async def embeddings(request: Request) -> Response:
@@ -99,8 +118,14 @@ def make_upstream(record: bool = True) -> FastAPI:
         for i, item in enumerate(items):
             digest = hashlib.sha256(str(item).encode()).digest()
             data.append({"object": "embedding", "index": i, "embedding": [b / 255 for b in digest[:8]]})
-        return JSONResponse({"object": "list", "data": data, "model": body.get("model"),
-                             "usage": {"prompt_tokens": 1, "total_tokens": 1}})
+        return JSONResponse(
+            {
+                "object": "list",
+                "data": data,
+                "model": body.get("model"),
+                "usage": {"prompt_tokens": 1, "total_tokens": 1},
+            }
+        )
 
     @app.post("/predict")
     async def predict(request: Request) -> Response:
@@ -139,5 +164,6 @@ def serve(app: Any, port: int | None = None, **kwargs: Any) -> Iterator[str]:
 if __name__ == "__main__":  # the benchmark runs it as its own process
     import sys
 
-    uvicorn.run(make_upstream(record=False), host="127.0.0.1", port=int(sys.argv[1]), log_level="warning",
-                access_log=False)
+    uvicorn.run(
+        make_upstream(record=False), host="127.0.0.1", port=int(sys.argv[1]), log_level="warning", access_log=False
+    )

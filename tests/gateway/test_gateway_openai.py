@@ -6,14 +6,14 @@ from typing import Any
 
 import openai
 import pytest
-
-from bastion.core.store import Store
-from bastion.gateway import create_app
 from gw_helpers import auth, base_settings, issue
 from gw_upstream import LEAKED, serve
 
+from bastion.core.store import Store
+from bastion.gateway import create_app, request_log, verify_request_log
+
 EMAIL = "jane.doe@example.org"
-CARD = "4111 1111 1111 1111"
+CARD = "4539 1488 0343 6467"
 
 
 @pytest.fixture
@@ -31,13 +31,17 @@ def test_sdk_chat_redacts_upstream_and_restores_caller(served: Any, sqlite_store
     resp = client.chat.completions.create(model="echo", messages=[{"role": "user", "content": prompt}])
     forwarded = seen[-1]["messages"][0]["content"]
     assert EMAIL not in forwarded and "[REDACTED_EMAIL_ADDRESS_1]" in forwarded
-    assert "4111" not in forwarded
+    assert "0343 6467" not in forwarded
     assert resp.choices[0].message.content == f"You said: {prompt}"
     assert gw.audit.flush()
-    events = [e for e in sqlite_store.audit.tail(20) if e.kind == "gateway.request"]
-    assert events and events[-1].data["model"] == "echo" and events[-1].data["status"] == 200
-    dumped = str([e.to_dict() for e in events])
-    assert EMAIL not in dumped and "4111" not in dumped
+    records = request_log(sqlite_store, "gw")
+    assert records[-1]["data"]["model"] == "echo" and records[-1]["status"] == 200
+    assert records[-1]["tenant"] == "acme" and records[-1]["actor"].startswith("key:")
+    guards = records[-1]["data"]["guards"]
+    assert guards[0]["guard"] == "pii" and guards[0]["effect"] == "redact"
+    dumped = str(records) + str([e.to_dict() for e in sqlite_store.audit.tail(20)])
+    assert EMAIL not in dumped and "0343 6467" not in dumped
+    assert verify_request_log(sqlite_store, "gw") == []
 
 
 def test_sdk_streaming_restores_split_placeholders(served: Any, sqlite_store: Store, seen: list[Any]) -> None:
@@ -87,17 +91,26 @@ def test_sdk_errors_map_to_sdk_exceptions(served: Any, sqlite_store: Store) -> N
 def test_block_action_refuses(sqlite_store: Store, gateway: Any) -> None:
     client, _ = gateway(guards=[{"name": "pii", "action": "block"}])
     key = issue(sqlite_store, "acme", "application")
-    r = client.post("/v1/chat/completions", headers=auth(key),
-                    json={"model": "echo", "messages": [{"role": "user", "content": f"mail {EMAIL}"}]})
+    r = client.post(
+        "/v1/chat/completions",
+        headers=auth(key),
+        json={"model": "echo", "messages": [{"role": "user", "content": f"mail {EMAIL}"}]},
+    )
     assert r.status_code == 400 and r.json()["error"]["type"] == "guard_blocked"
-    r = client.post("/v1/chat/completions", headers=auth(key),
-                    json={"model": "echo", "messages": [{"role": "user", "content": "nothing here"}]})
+    r = client.post(
+        "/v1/chat/completions",
+        headers=auth(key),
+        json={"model": "echo", "messages": [{"role": "user", "content": "nothing here"}]},
+    )
     assert r.status_code == 200
 
 
 def test_model_without_guards_passes_text(sqlite_store: Store, gateway: Any, seen: list[Any]) -> None:
     client, _ = gateway()
     key = issue(sqlite_store, "acme", "application")
-    r = client.post("/v1/chat/completions", headers=auth(key),
-                    json={"model": "raw", "messages": [{"role": "user", "content": f"mail {EMAIL}"}]})
+    r = client.post(
+        "/v1/chat/completions",
+        headers=auth(key),
+        json={"model": "raw", "messages": [{"role": "user", "content": f"mail {EMAIL}"}]},
+    )
     assert r.status_code == 200 and EMAIL in seen[-1]["messages"][0]["content"]

@@ -98,7 +98,13 @@ def test_storage_bounds_checked_without_reading_tensors(tmp_path: Path) -> None:
 
 def test_legacy_torch_format_scans_all_pickles() -> None:
     magic = pickle.dumps(0x1950A86A20F9469CFC6C, protocol=2)
-    blob = magic + pickle.dumps(1001, protocol=2) + pickle.dumps({}, protocol=2) + exec_pickle() + pickle.dumps([], protocol=2)
+    blob = (
+        magic
+        + pickle.dumps(1001, protocol=2)
+        + pickle.dumps({}, protocol=2)
+        + exec_pickle()
+        + pickle.dumps([], protocol=2)
+    )
     assert DANGEROUS in rules(scan_bytes(blob))
 
 
@@ -122,7 +128,9 @@ def test_zip_path_traversal_member() -> None:
 def test_joblib_benign_every_compression(tmp_path: Path, compress: object) -> None:
     joblib = pytest.importorskip("joblib")
     p = tmp_path / "m.joblib"
-    joblib.dump({"a": np.arange(100.0), "b": np.zeros((3, 3), dtype=[("x", "<i4"), ("y", "<f8")])}, p, compress=compress)
+    joblib.dump(
+        {"a": np.arange(100.0), "b": np.zeros((3, 3), dtype=[("x", "<i4"), ("y", "<f8")])}, p, compress=compress
+    )
     assert not flagged(scan_file(p))
 
 
@@ -206,7 +214,13 @@ def _st(header: dict[str, object], data: bytes, hlen: int | None = None) -> byte
     ("header", "data"),
     [
         ({"w": {"dtype": "F32", "shape": [4], "data_offsets": [0, 64]}}, b"\0" * 16),
-        ({"a": {"dtype": "F32", "shape": [4], "data_offsets": [0, 16]}, "b": {"dtype": "F32", "shape": [4], "data_offsets": [8, 24]}}, b"\0" * 24),
+        (
+            {
+                "a": {"dtype": "F32", "shape": [4], "data_offsets": [0, 16]},
+                "b": {"dtype": "F32", "shape": [4], "data_offsets": [8, 24]},
+            },
+            b"\0" * 24,
+        ),
         ({"w": {"dtype": "F32", "shape": [3], "data_offsets": [0, 16]}}, b"\0" * 16),
         ({"w": {"dtype": "Q9", "shape": [4], "data_offsets": [0, 16]}}, b"\0" * 16),
         ({"w": {"dtype": "F32", "shape": [-4], "data_offsets": [0, 16]}}, b"\0" * 16),
@@ -243,10 +257,18 @@ def _keras(config: dict[str, object]) -> bytes:
 
 
 def test_keras_lambda_and_foreign_module() -> None:
-    lam = {"class_name": "Lambda", "module": "keras.layers", "config": {"function": {"class_name": "__lambda__", "config": {"code": "YQ=="}}}}
-    assert "model.keras.lambda" in rules(scan_bytes(_keras({"class_name": "Sequential", "module": "keras", "config": {"layers": [lam]}})))
+    lam = {
+        "class_name": "Lambda",
+        "module": "keras.layers",
+        "config": {"function": {"class_name": "__lambda__", "config": {"code": "YQ=="}}},
+    }
+    assert "model.keras.lambda" in rules(
+        scan_bytes(_keras({"class_name": "Sequential", "module": "keras", "config": {"layers": [lam]}}))
+    )
     foreign = {"class_name": "Thing", "module": "evil_pkg.layers", "config": {}}
-    assert "model.keras.foreign-reference" in rules(scan_bytes(_keras({"class_name": "Sequential", "module": "keras", "config": {"layers": [foreign]}})))
+    assert "model.keras.foreign-reference" in rules(
+        scan_bytes(_keras({"class_name": "Sequential", "module": "keras", "config": {"layers": [foreign]}}))
+    )
     benign = {"class_name": "Dense", "module": "keras.layers", "config": {"units": 3}}
     assert not scan_bytes(_keras({"class_name": "Sequential", "module": "keras", "config": {"layers": [benign]}}))
     assert "model.container.malformed" in rules(scan_bytes(_keras({"x": 1})[:-5] + b"\0" * 5)) or True
@@ -256,7 +278,12 @@ def test_hdf5_legacy_model_config(tmp_path: Path) -> None:
     h5py = pytest.importorskip("h5py")
     p = tmp_path / "m.h5"
     with h5py.File(p, "w") as f:
-        f.attrs["model_config"] = json.dumps({"class_name": "Sequential", "config": {"layers": [{"class_name": "Lambda", "config": {"function": ["YQ==", None, None]}}]}})
+        f.attrs["model_config"] = json.dumps(
+            {
+                "class_name": "Sequential",
+                "config": {"layers": [{"class_name": "Lambda", "config": {"function": ["YQ==", None, None]}}]},
+            }
+        )
     assert "model.keras.lambda" in rules(scan_file(p))
     assert flagged(scan_bytes(p.read_bytes()[:100]))
 
@@ -279,7 +306,8 @@ def _gguf(template: str | None) -> bytes:
         "{{ cycler.__init__.__globals__.os.popen('id').read() }}",
         "{{ ''|attr('__class__') }}",
         "{{ self._TemplateReference__context }}",
-        "{{ x[('__cla' ~ 'ss__')] }}" if False else "{{ ''|attr('__cla' ~ 'ss__') }}",
+        "{{ x['__cla' ~ 'ss__'] }}",
+        "{{ ''|attr('__cla' ~ 'ss__') }}",
         "{{ lipsum['__globals__'] }}",
     ],
 )
@@ -291,7 +319,9 @@ def test_gguf_benign_and_malformed() -> None:
     assert not scan_bytes(_gguf("{% for m in messages %}{{ m['role'] }}: {{ m.content | trim }}{% endfor %}"))
     assert not scan_bytes(_gguf(None))
     assert "model.gguf.template-suspicious" in rules(scan_bytes(_gguf("{% for %}")))
-    assert "model.container.malformed" in rules(scan_bytes(b"GGUF" + struct.pack("<IQQ", 3, 0, 1) + struct.pack("<Q", 2**50)))
+    assert "model.container.malformed" in rules(
+        scan_bytes(b"GGUF" + struct.pack("<IQQ", 3, 0, 1) + struct.pack("<Q", 2**50))
+    )
     assert "model.container.malformed" in rules(scan_bytes(b"GGUF\x07\0\0\0"))
 
 
@@ -337,7 +367,10 @@ def test_missing_file_is_usage_error(tmp_path: Path) -> None:
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.binary(min_size=1, max_size=400), st.sampled_from([b"PK\x03\x04", b"\x93NUMPY\x01\x00", b"GGUF", b"\x1f\x8b", b"\x80\x04", b"7z\xbc\xaf\x27\x1c"]))
+@given(
+    st.binary(min_size=1, max_size=400),
+    st.sampled_from([b"PK\x03\x04", b"\x93NUMPY\x01\x00", b"GGUF", b"\x1f\x8b", b"\x80\x04", b"7z\xbc\xaf\x27\x1c"]),
+)
 def test_property_hostile_prefixes_never_crash(tail: bytes, magic: bytes) -> None:
     findings = scan_bytes(magic + tail, limits=Limits(time_budget_s=5))
     assert all(f.rule_id.startswith("model.") for f in findings)

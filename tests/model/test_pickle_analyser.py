@@ -9,6 +9,7 @@ import time
 
 import numpy as np
 import pytest
+from _model_build import exec_pickle, glob, p2, p4, u
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -17,7 +18,6 @@ from bastion.model._scan._pickle import policy
 from bastion.model._scan._pickle.analyser import PickleAnalyser, looks_like_pickle
 from bastion.model._scan.context import Limits, ScanContext
 from bastion.model.scan import scan_bytes
-from _model_build import exec_pickle, glob, p2, p4, u
 
 DANGEROUS = "model.pickle.dangerous-callable"
 
@@ -39,7 +39,10 @@ def _callables(findings: list) -> set[str]:
         (b"(S'x'\nios\nsystem\n.", "os.system"),  # INST
         (p2(b"(" + glob("os", "system") + u("x") + b"o"), "os.system"),  # OBJ
         (b"c__builtin__\neval\n(S'1'\ntR.", "builtins.eval"),  # python-2 name mapped
-        (p4(u("asyncio.unix_events") + u("_UnixSelectorEventLoop") + b"\x93)R"), "asyncio.unix_events._UnixSelectorEventLoop"),
+        (
+            p4(u("asyncio.unix_events") + u("_UnixSelectorEventLoop") + b"\x93)R"),
+            "asyncio.unix_events._UnixSelectorEventLoop",
+        ),
     ],
 )
 def test_direct_dangerous_callables(blob: bytes, expected: str) -> None:
@@ -57,8 +60,13 @@ def test_memo_indirection_resolves_stack_global() -> None:
 def test_getattr_import_module_chain_resolves_target() -> None:
     blob = p2(
         glob("builtins", "getattr")
-        + glob("importlib", "import_module") + u("os") + b"\x85R"
-        + u("system") + b"\x86R" + u("x") + b"\x85R"
+        + glob("importlib", "import_module")
+        + u("os")
+        + b"\x85R"
+        + u("system")
+        + b"\x86R"
+        + u("x")
+        + b"\x85R"
     )
     found = _callables(_scan(blob))
     assert {"os.system", "importlib.import_module"} <= found
@@ -68,8 +76,13 @@ def test_pkgutil_resolve_name_and_attrgetter() -> None:
     resolve = p2(glob("pkgutil", "resolve_name") + u("os:system") + b"\x85R" + u("x") + b"\x85R")
     assert "os.system" in _callables(_scan(resolve))
     getter = p2(
-        glob("operator", "attrgetter") + u("system") + b"\x85R"
-        + glob("builtins", "__import__") + u("os") + b"\x85R" + b"\x85R"
+        glob("operator", "attrgetter")
+        + u("system")
+        + b"\x85R"
+        + glob("builtins", "__import__")
+        + u("os")
+        + b"\x85R"
+        + b"\x85R"
     )
     assert "os.system" in _callables(_scan(getter))
 
@@ -204,9 +217,7 @@ _leaf = st.one_of(
 )
 _data = st.recursive(
     _leaf,
-    lambda c: st.one_of(
-        st.lists(c, max_size=5), st.tuples(c, c), st.dictionaries(st.text(max_size=5), c, max_size=5)
-    ),
+    lambda c: st.one_of(st.lists(c, max_size=5), st.tuples(c, c), st.dictionaries(st.text(max_size=5), c, max_size=5)),
     max_leaves=30,
 )
 
@@ -244,3 +255,32 @@ def test_property_payload_inside_data_is_found(obj: object, target: str) -> None
     body = pickle.dumps(obj, protocol=2)[2:-1]  # strip PROTO and STOP
     blob = b"\x80\x02" + body + b"0" + payload + b"."  # POP the data, then the payload
     assert target in _callables(_scan(blob))
+
+
+def test_fake_joblib_wrapper_cannot_hide_plain_pickle_payload() -> None:
+    payload = b"0" + glob("os", "system") + u("x") + b"\x85R"
+    dtype = glob("numpy", "dtype") + u("u1") + b"\x89\x88\x87R"
+    state = (
+        b"}("
+        + u("subclass")
+        + glob("numpy", "ndarray")
+        + u("shape")
+        + b"K"
+        + bytes([len(payload)])
+        + b"\x85"
+        + u("order")
+        + u("C")
+        + u("dtype")
+        + dtype
+        + u("allow_mmap")
+        + b"\x89u"
+    )
+    blob = b"\x80\x04" + glob("joblib.numpy_pickle", "NumpyArrayWrapper") + b")\x81" + state + b"b" + payload + b"."
+    assert "os.system" in _callables(_scan(blob))
+
+
+def test_real_joblib_arrays_are_skipped_cleanly(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    joblib = pytest.importorskip("joblib")
+    p = tmp_path / "a.joblib"
+    joblib.dump([np.frombuffer(bytes(range(256)) * 4, dtype=np.uint8), np.arange(50.0)], p)
+    assert not _scan(p.read_bytes())

@@ -21,16 +21,26 @@ app = typer.Typer(
 
 # One module per command group; each exposes `register(app: typer.Typer) -> None`.
 _COMMANDS = (
+    "bastion.cli.access",
     "bastion.cli.audit",
     "bastion.cli.bom",
     "bastion.cli.config",
     "bastion.cli.controls",
+    "bastion.cli.crypt",
     "bastion.cli.demo",
     "bastion.cli.detect",
     "bastion.cli.discover",
+    "bastion.cli.envcheck",
+    "bastion.cli.gate",
+    "bastion.cli.guard",
     "bastion.cli.inventory",
+    "bastion.cli.keys",
+    "bastion.cli.protect",
+    "bastion.cli.registry",
     "bastion.cli.scan",
     "bastion.cli.scan_model",
+    "bastion.cli.serve",
+    "bastion.cli.sign",
 )
 
 

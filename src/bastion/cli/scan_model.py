@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 
 from bastion.cli._common import EXIT_CLEAN, EXIT_FINDINGS, command, console, fail, print_json, state
-from bastion.core.types import Severity
+from bastion.core.types import Finding, Severity
 
 
 def register(app: typer.Typer) -> None:
@@ -42,7 +42,7 @@ def register(app: typer.Typer) -> None:
         raise typer.Exit(EXIT_FINDINGS if worst is not None and worst >= threshold else EXIT_CLEAN)
 
 
-def _table(findings: list, file: Path) -> None:  # type: ignore[type-arg]
+def _table(findings: list[Finding], file: Path) -> None:
     if not findings:
         console.print(f"[green]clean[/]: {file}")
         return
@@ -54,7 +54,7 @@ def _table(findings: list, file: Path) -> None:  # type: ignore[type-arg]
     console.print(table)
 
 
-def _write_sarif(findings: list, file: Path, out: Path) -> None:  # type: ignore[type-arg]
+def _write_sarif(findings: list[Finding], file: Path, out: Path) -> None:
     """Write a SARIF 2.1.0 log to `out` (a file path) through the shared report renderer."""
     import json
     from datetime import UTC, datetime

@@ -14,6 +14,7 @@ happen once at the ends), which is exact for any radix and length.
 from __future__ import annotations
 
 from collections.abc import Sequence
+
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 DEFAULT_ALPHABET = "0123456789abcdefghijklmnopqrstuvwxyz"
@@ -120,9 +121,9 @@ class FF1:
             a_vals = [self._num(values[i][:u]) for i in idxs]
             b_vals = [self._num(values[i][u:]) for i in idxs]
             a_res, b_res = self._rounds(n, tweak, a_vals, b_vals, decrypt=decrypt)
-            v = n - u
+            right = n - u
             for k, i in enumerate(idxs):
-                out[i] = self._str(a_res[k], u) + self._str(b_res[k], v)
+                out[i] = self._str(a_res[k], u) + self._str(b_res[k], right)
         return out
 
     def _rounds(

@@ -36,7 +36,7 @@ def _aad(dek_id: str, master: str) -> bytes:
 def crypto_factory(keys: KeyManager, who: Principal) -> Any:
     import pyarrow.parquet.encryption as pe
 
-    class BastionKms(pe.KmsClient):  # type: ignore[misc]
+    class BastionKms(pe.KmsClient):
         def __init__(self, config: Any) -> None:
             pe.KmsClient.__init__(self)
 

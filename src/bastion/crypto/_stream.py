@@ -26,7 +26,7 @@ from __future__ import annotations
 import hashlib
 import os
 import struct
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
 
@@ -144,18 +144,34 @@ def encrypt_stream(
     written = len(encoded)
     total = 0
     index = 0
-    current = _read_exact(src, chunk_size)
+    out = bytearray(chunk_size + TAG)
+    out_view = memoryview(out)
+    for index, (piece, final) in enumerate(_pieces(src, chunk_size)):
+        n_in = len(piece)
+        aad = h + struct.pack(">QB", index, final)
+        n_out = aead.encrypt_into(_nonce(index), piece, aad, out_view[: n_in + TAG])
+        dst.write(out_view[:n_out])
+        written += n_out
+        total += n_in
+    return total, written
+
+
+def _pieces(src: BinaryIO, chunk_size: int) -> Iterator[tuple[memoryview, bool]]:
+    """(chunk, is_final) over `src`, always at least one (maybe empty) chunk.
+
+    Two reused buffers, the second the look-ahead that tells whether a chunk is the
+    last: no allocation per chunk, one copy in (readinto) and one out.
+    """
+    bufs = (bytearray(chunk_size), bytearray(chunk_size))
+    cur = 0
+    n_cur = _readinto_exact(src, bufs[cur])
     while True:
-        nxt = _read_exact(src, chunk_size) if len(current) == chunk_size else b""
-        final = not nxt
-        sealed = aead.encrypt(_nonce(index), current, h + struct.pack(">QB", index, final))
-        dst.write(sealed)
-        written += len(sealed)
-        total += len(current)
-        if final:
-            return total, written
-        current = nxt
-        index += 1
+        n_next = _readinto_exact(src, bufs[1 - cur]) if n_cur == chunk_size else 0
+        yield memoryview(bufs[cur])[:n_cur], n_next == 0
+        if n_next == 0:
+            return
+        cur = 1 - cur
+        n_cur = n_next
 
 
 def decrypt_stream(
@@ -185,8 +201,7 @@ def decrypt_stream(
             plain = aead.decrypt(_nonce(index), current, h + struct.pack(">QB", index, final))
         except InvalidTag:
             raise IntegrityError(
-                f"authentication failed at chunk {index}: wrong key, or the file was truncated, "
-                "reordered or modified"
+                f"authentication failed at chunk {index}: wrong key, or the file was truncated, reordered or modified"
             ) from None
         dst.write(plain)
         total += len(plain)
@@ -198,6 +213,24 @@ def decrypt_stream(
 
 def _nonce(index: int) -> bytes:
     return index.to_bytes(12, "big")
+
+
+def _readinto_exact(src: BinaryIO, buf: bytearray) -> int:
+    """Fill `buf` from `src`, looping over short reads; returns the byte count (short only at EOF)."""
+    view = memoryview(buf)
+    got = 0
+    readinto = getattr(src, "readinto", None)
+    while got < len(buf):
+        if readinto is not None:
+            n = readinto(view[got:])
+        else:
+            data = src.read(len(buf) - got)
+            n = len(data) if data else 0
+            view[got : got + n] = data or b""
+        if not n:
+            break
+        got += n
+    return got
 
 
 def _read_exact(src: BinaryIO, n: int) -> bytes:

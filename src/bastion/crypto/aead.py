@@ -198,9 +198,7 @@ def write_parquet_encrypted(
     write_encrypted(table, Path(path), keys=keys, who=who, column_keys=column_keys, footer_key=footer_key)
 
 
-def read_parquet_encrypted(
-    path: Path, *, keys: KeyManager, who: Principal, columns: list[str] | None = None
-) -> Any:
+def read_parquet_encrypted(path: Path, *, keys: KeyManager, who: Principal, columns: list[str] | None = None) -> Any:
     from bastion.crypto._parquet import read_encrypted
 
     return read_encrypted(Path(path), keys=keys, who=who, columns=columns)

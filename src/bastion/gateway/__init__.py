@@ -19,6 +19,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bastion.gateway._app import build_app
+from bastion.gateway._audit import request_log
+from bastion.gateway._audit import verify as _verify_requests
 from bastion.gateway._auth.admin import AdminError, AdminStore, Enrollment, load_secret
 from bastion.gateway._auth.apikeys import KNOWN_ROLES, KNOWN_SCOPES, KeyError_, KeyRecord, KeyStore, well_formed
 from bastion.gateway._auth.principal import AuthError, Principal
@@ -69,7 +71,10 @@ __all__ = [
     "create_app",
     "key_store",
     "load_gateway_settings",
+    "request_log",
     "restore",
+    "serve",
+    "verify_request_log",
     "well_formed",
 ]
 
@@ -83,6 +88,11 @@ def create_app(
 ) -> FastAPI:
     """The gateway app over `store`; `transport` lets tests route upstream calls in-process."""
     return build_app(settings, store, state_dir=state_dir, transport=transport)
+
+
+def verify_request_log(store: Store, project: str) -> list[str]:
+    """Re-check every request record against the digest anchored in the audit chain; [] when intact."""
+    return _verify_requests(store, project)
 
 
 def key_store(store: Store, project: str) -> KeyStore:
@@ -99,4 +109,36 @@ def admin_store(store: Store, project: str, settings: GatewaySettings | None = N
         lockout_after=s.admin.lockout_after,
         lockout_s=s.admin.lockout_seconds,
         ttl_s=s.admin.session_ttl_s,
+    )
+
+
+def serve(
+    settings: GatewaySettings,
+    store: Store,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 8080,
+    certfile: Path | None = None,
+    keyfile: Path | None = None,
+    log_level: str = "warning",
+) -> None:
+    """Run the gateway with uvicorn (HTTPS when a certificate and key are given) until stopped."""
+    import uvicorn
+
+    if (certfile is None) != (keyfile is None):
+        raise GatewayConfigError("HTTPS needs both a certificate and a key")
+    app = create_app(settings, store)
+    uvicorn.run(
+        app,
+        host=host,
+        port=port,
+        ssl_certfile=str(certfile) if certfile else None,
+        ssl_keyfile=str(keyfile) if keyfile else None,
+        log_level=log_level,
+        access_log=False,  # the audit log records every request; no prompt ever reaches a log line
+        server_header=False,
+        h11_max_incomplete_event_size=16 * 1024,  # oversized request heads are refused by the server
+        timeout_keep_alive=5,
+        timeout_graceful_shutdown=10,
+        backlog=2048,
     )

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 from fastapi import Request
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from starlette.requests import ClientDisconnect
 
 from bastion.gateway._audit import RequestAudit
 from bastion.gateway._auth.admin import AdminStore, load_secret
@@ -303,18 +304,31 @@ async def read_json(request: Request, gw: Gateway) -> dict[str, Any]:
         await asyncio.wait_for(consume(), max(0.001, deadline - time.monotonic()))
     except TimeoutError:
         raise ApiError(408, "request body not received in time") from None
+    except ClientDisconnect:
+        raise ApiError(400, "client disconnected before sending the body") from None
     raw = b"".join(chunks)
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
         raise ApiError(400, "request body is not valid UTF-8") from None
     try:
-        data = json.loads(text)
-    except (json.JSONDecodeError, RecursionError):
+        data = json.loads(text, parse_constant=_no_constant, parse_float=_finite)
+    except (ValueError, RecursionError):  # JSONDecodeError is a ValueError; so are NaN/Infinity here
         raise ApiError(400, "request body is not valid JSON") from None
     if not isinstance(data, dict):
         raise ApiError(400, "request body must be a JSON object")
     return data
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if value in (float("inf"), float("-inf")):
+        raise ValueError("number out of range")
+    return value
 
 
 def estimate_tokens(text: str) -> int:

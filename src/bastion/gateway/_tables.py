@@ -6,7 +6,7 @@ queries them; the core store test still sees them through the migration.
 
 from __future__ import annotations
 
-from sqlalchemy import JSON, BigInteger, Column, Index, Integer, MetaData, String, Table, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Column, Float, Index, Integer, MetaData, String, Table, Text, UniqueConstraint
 
 from bastion.core.store._schema import NAMING, UTCDateTime
 
@@ -48,4 +48,25 @@ admins = Table(
     Column("failed_count", Integer, nullable=False),
     Column("locked_until", UTCDateTime),
     Column("created_at", UTCDateTime, nullable=False),
+)
+
+# One row per request, anchored in the audit chain: each batch of rows is covered by one
+# `gateway.requests` chain event holding their count and SHA-256 digest, so a row that is
+# edited, deleted or inserted afterwards breaks the digest (see `_audit.verify`).
+requests = Table(
+    "gateway_requests",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("project", String(64), nullable=False),
+    Column("ts", UTCDateTime, nullable=False),
+    Column("actor", String(256), nullable=False),
+    Column("tenant", String(64)),
+    Column("route", String(64), nullable=False),
+    Column("status", Integer, nullable=False),
+    Column("decision", String(32), nullable=False),
+    Column("latency_ms", Float, nullable=False),
+    Column("data", JSON, nullable=False),
+    Column("anchor_seq", BigInteger, nullable=False),
+    Index(None, "project", "ts"),
+    Index(None, "anchor_seq"),
 )

@@ -1,1 +1,1 @@
-"""Model engine: scanning model artifacts for malicious or tampered serialization."""
+"""Model engine: artifact scanning, signing, registry and deployment gates for model files."""

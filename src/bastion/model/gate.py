@@ -15,6 +15,7 @@ pre-commit hooks and the API.
 
 from __future__ import annotations
 
-from bastion.model._gate.core import STAGES, GateResult, check
+from bastion.model._gate.core import STAGES, GateResult, check, default_scan
+from bastion.model._gate.demo import SupplyDemo, run_supply_demo
 
-__all__ = ["STAGES", "GateResult", "check"]
+__all__ = ["STAGES", "GateResult", "SupplyDemo", "check", "default_scan", "run_supply_demo"]

@@ -21,7 +21,7 @@ from typing import Any
 
 from bastion.core.types import Finding, Severity
 from bastion.model._scan import rules as _rules
-from bastion.model._scan.context import Limits, LimitReached, ScanContext, ScanTimeout
+from bastion.model._scan.context import LimitReached, Limits, ScanContext, ScanTimeout
 from bastion.model._scan.dispatch import scan_blob
 
 RULES = _rules.RULES
@@ -41,7 +41,13 @@ __all__ = [
 _MAX_DIR_FILES = 10_000
 
 
-def scan_file(path: str | os.PathLike[str], *, uri: str | None = None, limits: Limits | None = None) -> list[Finding]:
+def scan_file(
+    path: str | os.PathLike[str],
+    *,
+    uri: str | None = None,
+    limits: Limits | None = None,
+    strict: bool = True,
+) -> list[Finding]:
     """Scan one model file (or a SavedModel-style folder); returns its findings.
 
     Raises `FileNotFoundError`/`PermissionError`/`IsADirectoryError` for paths that
@@ -50,7 +56,7 @@ def scan_file(path: str | os.PathLike[str], *, uri: str | None = None, limits: L
     p = Path(path)
     if p.is_dir():
         return scan_path(p, limits=limits)
-    ctx = ScanContext(uri or p.as_posix(), limits or Limits())
+    ctx = ScanContext(uri or p.as_posix(), limits or Limits(), strict=strict)
     with _mapped(p) as data:
         _guarded(ctx, data, top=True)
     return ctx.findings
@@ -118,4 +124,4 @@ def write_demo_models(folder: str | os.PathLike[str]) -> tuple[Path, Path]:
     """Write one benign and one malicious (harmless marker-file payload) model; see `_scan.demo`."""
     from bastion.model._scan.demo import write_demo_models as _write
 
-    return _write(folder)
+    return _write(Path(folder))

@@ -214,9 +214,11 @@ class Keyring:
             if not isinstance(check, dict):
                 raise KeyringError("corrupt keyring (no check value)")
             try:
-                AESGCM(master).decrypt(_unb64(check.get("nonce")), _unb64(check.get("ct")), CHECK)
+                ok = AESGCM(master).decrypt(_unb64(check.get("nonce")), _unb64(check.get("ct")), None) == CHECK
             except (InvalidTag, ValueError):
-                raise KeyringError(f"wrong passphrase or secret for keyring {self.path}") from None
+                ok = False
+            if not ok:
+                raise KeyringError(f"wrong passphrase or secret for keyring {self.path}")
             self._master = master
         return self._master
 

@@ -286,6 +286,44 @@ class KeyManager:
             self.store.audit.append(self.project, "key.dek_created", who.name, key_id, data, session=conn)
         return DataKey(dek_id, key_id, material)
 
+    def data_key_for(self, key_id: str, asset: str, who: Principal) -> DataKey:
+        """The stable DEK of a named use of a key (a vault, a keyed-hash domain), created on first use.
+
+        Deterministic operators (keyed hashes, FF1, surrogates) need the same key on every
+        run for joins to work, so they look their DEK up by `asset` instead of making a new one.
+        Checked as `key.encrypt`: protecting data is not reading it back.
+        """
+        self._allow(who, "key.encrypt", key_id)
+        with self.store._read() as conn:
+            row = self._active(conn, key_id)
+            dek = conn.execute(
+                select(crypto_deks)
+                .where(
+                    crypto_deks.c.project == self.project,
+                    crypto_deks.c.key_id == key_id,
+                    crypto_deks.c.asset == asset,
+                )
+                .order_by(crypto_deks.c.created_at, crypto_deks.c.id)
+                .limit(1)
+            ).first()
+        if dek is None:
+            return self.new_data_key(key_id, who, asset=asset)
+        version = int(dek.kek_version)
+        material = self.provider(row.provider).unwrap(
+            KekRef(self.project, key_id, version),
+            self._meta(row, version),
+            bytes(dek.wrapped),
+            _dek_aad(self.project, key_id, version, dek.id),
+        )
+        self.store.audit.append(
+            self.project, "key.dek_used", who.name, key_id, {"dek_id": dek.id, "asset": asset[:512]}
+        )
+        return DataKey(dek.id, key_id, material)
+
+    def require(self, who: Principal, permission: str, subject: str) -> None:
+        """RBAC check for engines built on the key manager (the vault, reversible operators)."""
+        self._allow(who, permission, subject)
+
     def data_key(self, dek_id: str, who: Principal, *, key_id: str | None = None, purpose: str = "decrypt") -> DataKey:
         """Unwrap a stored DEK (RBAC `key.decrypt`, audited). `key_id` must match if given."""
         self._allow(who, "key.decrypt", key_id or dek_id)
@@ -343,9 +381,7 @@ class KeyManager:
                     )
                     rewrapped = prov.wrap(new_ref, new_meta, plain, _dek_aad(self.project, key_id, new, d.id))
                     conn.execute(
-                        update(crypto_deks)
-                        .where(crypto_deks.c.id == d.id)
-                        .values(wrapped=rewrapped, kek_version=new)
+                        update(crypto_deks).where(crypto_deks.c.id == d.id).values(wrapped=rewrapped, kek_version=new)
                     )
                 meta = dict(row.meta or {})
                 versions = dict(meta.get("versions", {}))
@@ -377,25 +413,24 @@ class KeyManager:
         self._allow(who, "key.shred", key_id)
         with self.store._read() as conn:
             row = self._active(conn, key_id)
-        prov = self.provider(row.provider)  # an absent provider fails here, before anything changes
-        if hasattr(prov, "_session"):
-            with prov._session():
-                pass
+        prov = self.provider(row.provider)
+        # An absent token or a locked keyring fails here, before anything changes.
+        prov.check(KekRef(self.project, key_id, int(row.version)), self._meta(row, int(row.version)))
         with self.store._write() as conn:
             row = self._active(conn, key_id)
             dek_ids = select(crypto_deks.c.id).where(
                 crypto_deks.c.project == self.project, crypto_deks.c.key_id == key_id
             )
             vault_n = conn.execute(
-                delete(protect_vault).where(protect_vault.c.project == self.project, protect_vault.c.dek_id.in_(dek_ids))
+                delete(protect_vault).where(
+                    protect_vault.c.project == self.project, protect_vault.c.dek_id.in_(dek_ids)
+                )
             ).rowcount
             dek_n = conn.execute(
                 delete(crypto_deks).where(crypto_deks.c.project == self.project, crypto_deks.c.key_id == key_id)
             ).rowcount
             conn.execute(
-                update(crypto_keys)
-                .where(crypto_keys.c.id == row.id)
-                .values(status="shredded", shredded_at=utcnow())
+                update(crypto_keys).where(crypto_keys.c.id == row.id).values(status="shredded", shredded_at=utcnow())
             )
             self.store.audit.append(
                 self.project,
@@ -429,13 +464,6 @@ class KeyManager:
             return self.data_key(dek_id, who, key_id=key_id, purpose=purpose).material
 
         return resolve
-
-    def check_provider(self, name: str) -> None:
-        """Raise `ProviderUnavailable` if the named provider cannot be used here."""
-        prov = self.provider(name)
-        if hasattr(prov, "_session"):
-            with prov._session():
-                pass
 
 
 def _info(row: Any, n: int) -> KeyInfo:

@@ -136,7 +136,9 @@ class Pkcs11Provider:
         with self._session() as s:
             key = self._key(s, ref)
             try:
-                out = key.decrypt(wrapped[12:], mechanism=Mechanism.AES_GCM, mechanism_param=GCMParams(wrapped[:12], aad))
+                out = key.decrypt(
+                    wrapped[12:], mechanism=Mechanism.AES_GCM, mechanism_param=GCMParams(wrapped[:12], aad)
+                )
             except pkcs11.PKCS11Error:
                 raise IntegrityError("data key does not unwrap on the token: wrong key or tampered record") from None
         return bytes(out)
@@ -149,3 +151,7 @@ class Pkcs11Provider:
                 return False
             key.destroy()
         return True
+
+    def check(self, ref: KekRef, meta: dict[str, Any]) -> None:
+        with self._session() as s:
+            self._key(s, ref)

@@ -56,6 +56,10 @@ class KekProvider(Protocol):
         """Destroy the KEK material; True if something was destroyed."""
         ...
 
+    def check(self, ref: KekRef, meta: dict[str, Any]) -> None:
+        """Raise unless the KEK is reachable now (unlocked keyring, present token)."""
+        ...
+
 
 def _open(kek: bytes, wrapped: bytes, aad: bytes) -> bytes:
     if len(wrapped) < 12 + 16:
@@ -92,6 +96,9 @@ class LocalProvider:
 
     def destroy(self, ref: KekRef, meta: dict[str, Any]) -> bool:
         return self.keyring.delete(ref.name)
+
+    def check(self, ref: KekRef, meta: dict[str, Any]) -> None:
+        self.keyring.get(ref.name)
 
 
 def mlkem_available() -> bool:
@@ -187,6 +194,9 @@ class HybridProvider:
 
     def destroy(self, ref: KekRef, meta: dict[str, Any]) -> bool:
         return self.keyring.delete(ref.name)
+
+    def check(self, ref: KekRef, meta: dict[str, Any]) -> None:
+        self.keyring.get(ref.name)
 
 
 def _sha256(data: bytes) -> str:

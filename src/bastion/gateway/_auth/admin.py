@@ -16,7 +16,7 @@ import re
 import secrets
 import time
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -149,6 +149,7 @@ class AdminStore:
         """A session token, or `AuthError` (401, or 423 while locked) with a generic reason."""
         now = utcnow()
         at = time.time() if at is None else at
+        refusal: AuthError | None = None  # raised after commit, so the failure count and its event persist
         with self.store._write() as conn:
             row = conn.execute(
                 select(admins).where(admins.c.project == self.project, admins.c.username == username)
@@ -163,8 +164,8 @@ class AdminStore:
                     {"reason": "credentials"},
                     session=conn,
                 )
-                raise AuthError("invalid credentials")
-            if row.locked_until is not None and row.locked_until > now:
+                refusal = AuthError("invalid credentials")
+            elif row.locked_until is not None and row.locked_until > now:
                 self.store.audit.append(
                     self.project,
                     "gateway.admin.login_failed",
@@ -173,42 +174,12 @@ class AdminStore:
                     {"reason": "locked"},
                     session=conn,
                 )
-                raise AuthError("account locked", 423)
-            step = (
-                _totp_step(self._open(row.totp_seed, username), code, at)
-                if _verify(row.password_hash, password)
-                else None
-            )
-            reason = "credentials" if step is None else ("replayed_code" if step <= row.totp_last_step else None)
-            if reason is not None:
-                failed = int(row.failed_count) + 1
-                values: dict[str, Any] = {"failed_count": failed}
-                if failed >= self.lockout_after:
-                    values["locked_until"] = now + timedelta(seconds=self.lockout_s)
-                    values["failed_count"] = 0
-                conn.execute(
-                    update(admins)
-                    .where(admins.c.project == self.project, admins.c.username == username)
-                    .values(**values)
-                )
-                self.store.audit.append(
-                    self.project,
-                    "gateway.admin.login_failed",
-                    "anonymous",
-                    username,
-                    {"reason": reason, "locked": "locked_until" in values},
-                    session=conn,
-                )
-                raise AuthError("invalid credentials")
-            conn.execute(
-                update(admins)
-                .where(admins.c.project == self.project, admins.c.username == username)
-                .values(failed_count=0, locked_until=None, totp_last_step=step)
-            )
-            self.store.audit.append(
-                self.project, "gateway.admin.login", f"admin:{username}", username, {"mfa": "totp"}, session=conn
-            )
-            roles, tenant = list(row.roles), row.tenant
+                refusal = AuthError("account locked", 423)
+            else:
+                refusal = self._check(conn, row, username, password, code, at, now)
+                roles, tenant = list(row.roles), row.tenant
+        if refusal is not None:
+            raise refusal
         claims = {
             "iss": SESSION_ISSUER,
             "sub": username,
@@ -220,6 +191,32 @@ class AdminStore:
             "jti": secrets.token_hex(8),
         }
         return jwt.encode(claims, self._session_key, algorithm="HS256")
+
+    def _check(
+        self, conn: Any, row: Any, username: str, password: str, code: str, at: float, now: datetime
+    ) -> AuthError | None:
+        """Password, then TOTP (refusing replayed steps); records the outcome in the caller's transaction."""
+        ok = _verify(row.password_hash, password)
+        step = _totp_step(self._open(row.totp_seed, username), code, at) if ok else None
+        reason = "credentials" if step is None else ("replayed_code" if step <= row.totp_last_step else None)
+        where = (admins.c.project == self.project, admins.c.username == username)
+        if reason is not None:
+            failed = int(row.failed_count) + 1
+            values: dict[str, Any] = {"failed_count": failed}
+            if failed >= self.lockout_after:
+                values["locked_until"] = now + timedelta(seconds=self.lockout_s)
+                values["failed_count"] = 0
+            conn.execute(update(admins).where(*where).values(**values))
+            data = {"reason": reason, "locked": "locked_until" in values}
+            self.store.audit.append(
+                self.project, "gateway.admin.login_failed", "anonymous", username, data, session=conn
+            )
+            return AuthError("invalid credentials")
+        conn.execute(update(admins).where(*where).values(failed_count=0, locked_until=None, totp_last_step=step))
+        self.store.audit.append(
+            self.project, "gateway.admin.login", f"admin:{username}", username, {"mfa": "totp"}, session=conn
+        )
+        return None
 
     def verify_session(self, token: str) -> Principal:
         try:

@@ -197,8 +197,9 @@ class KeyStore:
         scopes_ = _check_names(scopes, KNOWN_SCOPES, "scope")
         plain = generate_key()
         now = utcnow()
-        values = {
-            "id": f"key_{uuid.uuid4().hex[:20]}",
+        key_id = f"key_{uuid.uuid4().hex[:20]}"
+        values: dict[str, Any] = {
+            "id": key_id,
             "project": self.project,
             "tenant": tenant,
             "name": name,
@@ -221,11 +222,11 @@ class KeyStore:
                 self.project,
                 "gateway.key.created",
                 actor,
-                values["id"],
+                key_id,
                 {"tenant": tenant, "roles": list(roles_), "scopes": list(scopes_), "rotated_from": rotated_from},
                 session=conn,
             )
-        record = self.get(values["id"])
+        record = self.get(key_id)
         assert record is not None
         return plain, record
 

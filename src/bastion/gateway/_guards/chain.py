@@ -9,6 +9,7 @@ abandoned (its thread finishes in the background) and treated per `on_error`.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -28,7 +29,7 @@ class GuardConfigError(ValueError):
 def build_guard(cfg: GuardConfig) -> Guard:
     """A configured guard: built-ins first, then the `bastion.guards` entry points."""
     if cfg.name in BUILTIN:
-        return BUILTIN[cfg.name](**cfg.options) if cfg.options else BUILTIN[cfg.name]()  # type: ignore[no-any-return]
+        return BUILTIN[cfg.name](**cfg.options) if cfg.options else BUILTIN[cfg.name]()
     found = plugins(GUARDS)
     if cfg.name not in found:
         raise GuardConfigError(f"unknown guard {cfg.name!r}; known: {', '.join(sorted(set(BUILTIN) | set(found)))}")
@@ -98,6 +99,9 @@ class GuardChain:
             self.links.append(_Link(cfg, guard, dirs & frozenset(guard.directions)))
         self.budget_ms = budget_ms
         self._executor = executor
+        for link in self.links:  # load models/compile patterns now, not inside the first request's budget
+            with contextlib.suppress(Exception):  # a guard that fails here fails again, visibly, per request
+                link.guard.check(GuardInput(direction=next(iter(sorted(link.directions)), "input"), text="warm up"))
 
     def describe(self) -> list[dict[str, Any]]:
         return [
@@ -168,7 +172,8 @@ class GuardChain:
                 if verdict.outputs is not None:
                     result.outputs = verdict.outputs
                 restore = verdict.details.get("restore")
-                if isinstance(restore, dict):
+                # Only the caller's own values come back; what the model produced stays redacted.
+                if isinstance(restore, dict) and item.direction == "input":
                     result.restore.update(restore)
                     if vault is not None:
                         vault.update(restore)

@@ -62,11 +62,13 @@ class PIIGuard:
                 continue
             value = text[ent.start : ent.end]
             etype = re.sub(r"[^A-Z0-9_]", "_", ent.entity_type.upper())[:40]
-            ph = by_value.get(value)
-            if ph is None:
+            known_ph = by_value.get(value)
+            if known_ph is None:
                 counters[etype] = counters.get(etype, 0) + 1
                 ph = f"[REDACTED_{etype}_{counters[etype]}]"
                 by_value[value] = ph
+            else:
+                ph = known_ph
             restore[ph] = value
             out.append(text[pos : ent.start])
             out.append(ph)

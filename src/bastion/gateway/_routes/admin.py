@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import functools
 from datetime import timedelta
 from typing import Any
 
@@ -42,13 +44,15 @@ async def login(request: Request) -> JSONResponse:
         )
     body = await read_json(request, gw)
     user, pw, code = body.get("username"), body.get("password"), body.get("totp")
-    if not all(isinstance(v, str) and 0 < len(v) <= 1024 for v in (user, pw, code)):
+    if not (isinstance(user, str) and isinstance(pw, str) and isinstance(code, str)) or not all(
+        0 < len(v) <= 1024 for v in (user, pw, code)
+    ):
         raise ApiError(400, "username, password and totp are required strings")
     gw.note(request, caller=f"admin:{str(user)[:128]}")
     try:
-        import asyncio
-
-        token = await asyncio.get_running_loop().run_in_executor(gw.executor, gw.admins.login, user, pw, code)
+        token = await asyncio.get_running_loop().run_in_executor(
+            gw.executor, functools.partial(gw.admins.login, user, pw, code)
+        )
     except AuthError as exc:
         await gw.limiter.add([Check(f"authfail:{ip}", 1, 0, MINUTE)])
         gw.note(request, decision="unauthenticated")
@@ -181,7 +185,10 @@ async def audit(request: Request) -> JSONResponse:
     who = await gw.authenticate(request)
     gw.authorize(request, who, "audit", "read", who.tenant)
     gw.note(request, decision="allowed")
-    events = [e for e in gw.store.audit.tail(500, project=gw.settings.project) if e.kind.startswith("gateway.")]
-    if "admin" not in who.roles:
-        events = [e for e in events if e.data.get("tenant") == who.tenant]
-    return JSONResponse({"data": [e.to_dict() for e in events[-100:]]})
+    from bastion.gateway._audit import request_log
+
+    tenant = None if "admin" in who.roles else who.tenant
+    rows = await asyncio.get_running_loop().run_in_executor(
+        gw.executor, functools.partial(request_log, gw.store, gw.settings.project, limit=100, tenant=tenant)
+    )
+    return JSONResponse({"data": rows})

@@ -19,7 +19,7 @@ import numpy as np
 
 from bastion.core.plugins import GuardInput, GuardVerdict
 from bastion.core.types import Finding, Location
-from bastion.guard._base import RULES, Budget, failure_verdict, run_guarded
+from bastion.guard._base import RULES, Budget, failure_verdict, run_guarded, sigmoid
 from bastion.guard._injection import classifier, heuristics
 from bastion.guard._injection.normalize import normalize
 
@@ -137,8 +137,6 @@ class InjectionDetector:
                 logit = self.model.logit(win, [f"h:{h}" for h in hit] + [*dense_flags, "f:decoded_variant"])
                 if logit > best:
                     best, worst = logit, f"variant:{j}"
-        from bastion.guard._base import sigmoid
-
         score = sigmoid(float(best)) if np.isfinite(best) else 0.0
         threshold = self.threshold if source in ("user", "") else self.indirect_threshold
         flagged = score >= threshold
@@ -194,9 +192,7 @@ class InjectionDetector:
         reasons = [f"injection score {result.score:.2f} >= {result.threshold:.2f}"] if result.flagged else []
         reasons += [f"heuristic:{h}" for h in result.heuristics]
         reasons += [f"obfuscation:{f}" for f in result.flags]
-        return GuardVerdict(
-            allowed=not result.flagged, score=result.score, reasons=reasons, details=result.to_dict()
-        )
+        return GuardVerdict(allowed=not result.flagged, score=result.score, reasons=reasons, details=result.to_dict())
 
     def finding(self, result: InjectionResult, *, asset_uri: str, pointer: str | None = None) -> Finding:
         """A `Finding` for a flagged text (evidence names signals only, never the text)."""

@@ -11,6 +11,7 @@ reserved slots carry the heuristic and obfuscation flags.
 
 from __future__ import annotations
 
+import itertools
 import re
 import zlib
 from collections.abc import Sequence
@@ -56,7 +57,7 @@ def _word_hashes(text: str) -> np.ndarray:
     if not words:
         return np.zeros(0, dtype=np.uint64)
     uni = [zlib.crc32(w.encode()) for w in words]
-    bi = [(a * 1_000_003) ^ b ^ 0x5BD1E995 for a, b in zip(uni, uni[1:], strict=False)]
+    bi = [(a * 1_000_003) ^ b ^ 0x5BD1E995 for a, b in itertools.pairwise(uni)]
     arr = np.asarray(uni + bi, dtype=np.uint64)
     arr[: len(uni)] += np.uint64(1 << 40)
     arr[len(uni) :] += np.uint64(2 << 40)

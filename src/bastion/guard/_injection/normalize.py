@@ -24,11 +24,13 @@ MIN_DECODED = 12
 
 # Zero-width and other invisible format characters that render as nothing.
 _INVISIBLE = frozenset(
-    [0x00AD, 0x034F, 0x061C, 0x115F, 0x1160, 0x17B4, 0x17B5, 0x180E, 0x3164, 0xFEFF, 0xFFA0]
-    + list(range(0x200B, 0x2010))
-    + list(range(0x2060, 0x2065))
-    + list(range(0xFE00, 0xFE10))
-    + list(range(0xE0100, 0xE01F0))
+    [
+        *(0x00AD, 0x034F, 0x061C, 0x115F, 0x1160, 0x17B4, 0x17B5, 0x180E, 0x3164, 0xFEFF, 0xFFA0),
+        *range(0x200B, 0x2010),
+        *range(0x2060, 0x2065),
+        *range(0xFE00, 0xFE10),
+        *range(0xE0100, 0xE01F0),
+    ]
 )
 _BIDI = frozenset([*range(0x202A, 0x202F), *range(0x2066, 0x206A)])
 _TAG_LO, _TAG_HI = 0xE0000, 0xE007F
@@ -57,8 +59,45 @@ _SPACE = re.compile(r"[ \t\u00a0]+")
 
 # Common English words: rot13 of a text is kept only when it reads more like English than the text.
 _COMMON = frozenset(
-    "the and you your to of a in is it that for are be this with as on not all now ignore "
-    "instructions previous prompt system say print tell me what how do an or if rules".split()
+    [
+        "the",
+        "and",
+        "you",
+        "your",
+        "to",
+        "of",
+        "a",
+        "in",
+        "is",
+        "it",
+        "that",
+        "for",
+        "are",
+        "be",
+        "this",
+        "with",
+        "as",
+        "on",
+        "not",
+        "all",
+        "now",
+        "ignore",
+        "instructions",
+        "previous",
+        "prompt",
+        "system",
+        "say",
+        "print",
+        "tell",
+        "me",
+        "what",
+        "how",
+        "do",
+        "an",
+        "or",
+        "if",
+        "rules",
+    ]
 )
 
 

@@ -95,7 +95,7 @@ class GateResult:
         return path
 
 
-def _default_scan(path: Path) -> list[Finding]:
+def default_scan(path: Path) -> list[Finding]:
     from bastion.model.scan import scan_file
 
     return scan_file(path)
@@ -113,7 +113,7 @@ def check(
     trust_config: str | Path | None = None,
     registry: Registry | None = None,
     policy: Policy | None = None,
-    scan: Scan | None = _default_scan,
+    scan: Scan | None = default_scan,
     actor: str = "gate",
 ) -> GateResult:
     """Decide whether `artifact` may pass `stage`; every reason is listed, none short-circuits.
@@ -166,8 +166,12 @@ def check(
             result.block(p.rule_id, f"{label}: {p.message}", p.path)
     # 2. registry
     try:
-        if result.verify is not None and result.verify.ok and result.verify.serialization.get("method") == "files" \
-                and result.verify.serialization.get("hash_type") == "sha256":
+        if (
+            result.verify is not None
+            and result.verify.ok
+            and result.verify.serialization.get("method") == "files"
+            and result.verify.serialization.get("hash_type") == "sha256"
+        ):
             result.digest = f"sha256:{result.verify.root_digest}"
         else:
             result.digest = content_digest(path, ignore_paths=[sig] if sig else [])

@@ -259,7 +259,7 @@ class Registry:
             ).all()
             return [_artifact(r) for r in rows]
 
-    def list(self, state: str | None = None) -> list[Artifact]:
+    def list_artifacts(self, state: str | None = None) -> list[Artifact]:
         query = select(supply_artifacts).where(supply_artifacts.c.project == self.project)
         if state is not None:
             query = query.where(supply_artifacts.c.state == state)
@@ -315,7 +315,9 @@ class Registry:
         with self.store._write() as conn:
             row = self._require(conn, ref)
             if row.state != "validated":
-                raise RegistryError(f"{row.name}@{row.version} is {row.state}; only validated artifacts can be approved")
+                raise RegistryError(
+                    f"{row.name}@{row.version} is {row.state}; only validated artifacts can be approved"
+                )
             if self.policy.approver_not_registrant and actor == row.registered_by:
                 raise RegistryError(f"{actor} registered {row.name}@{row.version} and cannot also approve it")
             existing = {a["actor"] for a in self._approvals(conn, int(row.id)) if a["stage"] == "approved"}
@@ -347,7 +349,9 @@ class Registry:
         if to not in _NEXT[row.state]:
             raise RegistryError(f"{ref}: {row.state} -> {to} is not an allowed transition")
         if to == "approved":
-            raise RegistryError(f"{ref}: use approve; approval needs {self.policy.approvers_needed(row.risk)} approver(s)")
+            raise RegistryError(
+                f"{ref}: use approve; approval needs {self.policy.approvers_needed(row.risk)} approver(s)"
+            )
         if to == "validated":
             if self.policy.require_signature and not row.signer:
                 raise RegistryError(f"{ref}: cannot validate an unsigned artifact (verify its signature first)")
@@ -422,7 +426,9 @@ class Registry:
         fp = fingerprint.lower()
         with self.store._write() as conn:
             row = conn.execute(
-                select(supply_signers).where(supply_signers.c.project == self.project, supply_signers.c.fingerprint == fp)
+                select(supply_signers).where(
+                    supply_signers.c.project == self.project, supply_signers.c.fingerprint == fp
+                )
             ).first()
             if row is None:
                 conn.execute(

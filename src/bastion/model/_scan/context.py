@@ -47,6 +47,7 @@ class ScanContext:
     deadline: float = 0.0
     decompressed: int = 0
     nested_pickles: int = 0
+    strict: bool = True  # explicit model scan: unrecognised inner content is a finding
     _seen: set[tuple[str, str, str]] = field(default_factory=set)
     _per_rule: dict[str, int] = field(default_factory=dict)
 

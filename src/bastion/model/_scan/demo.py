@@ -28,9 +28,4 @@ def write_demo_models(folder: str | Path) -> tuple[Path, Path]:
 def trojan_pickle(code: str) -> bytes:
     """A protocol-2 pickle that calls `builtins.exec(code)` when loaded (built by hand, never run)."""
     body = code.encode()
-    return (
-        b"\x80\x02cbuiltins\nexec\nq\x00X"
-        + len(body).to_bytes(4, "little")
-        + body
-        + b"q\x01\x85q\x02Rq\x03."
-    )
+    return b"\x80\x02cbuiltins\nexec\nq\x00X" + len(body).to_bytes(4, "little") + body + b"q\x01\x85q\x02Rq\x03."

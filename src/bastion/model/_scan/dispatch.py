@@ -100,9 +100,8 @@ def _route_compressed(kind: str) -> Any:
         if not complete:
             ctx.limit(pointer, f"{kind} stream inflates beyond the decompression limit")
         inner = join_pointer(pointer, kind)
-        if not scan_blob(ctx, out, inner, depth + 1):
-            if out:
-                ctx.add(R.UNRECOGNISED, inner, f"{kind}-compressed content of unknown format", confidence=0.6)
+        if not scan_blob(ctx, out, inner, depth + 1) and out and ctx.strict:
+            ctx.add(R.UNRECOGNISED, inner, f"{kind}-compressed content of unknown format", confidence=0.6)
 
     return route
 
@@ -118,7 +117,9 @@ def _route_zip(ctx: ScanContext, data: Any, pointer: str, depth: int) -> None:
         ctx.limit(pointer, str(exc))
         return
     names = {e.name for e in entries}
-    torchscript = any(n.endswith("constants.pkl") for n in names) or any("/code/" in n or n.startswith("code/") for n in names)
+    torchscript = any(n.endswith("constants.pkl") for n in names) or any(
+        "/code/" in n or n.startswith("code/") for n in names
+    )
     by_name = {e.name: e for e in entries}
     is_keras = "config.json" in names and ({"metadata.json", "model.weights.h5"} & names)
     data_entries: set[str] = set()
@@ -191,7 +192,11 @@ def _check_storages(
             elsize = _STORAGE_SIZES.get(name.replace("Storage", ""), 1)
             entry = by_name.get(f"{prefix}data/{key}")
             if entry is None:
-                ctx.add(R.TENSOR_BOUNDS, join_pointer(ptr, f"storage:{printable(key, 20)}"), "storage record missing from archive")
+                ctx.add(
+                    R.TENSOR_BOUNDS,
+                    join_pointer(ptr, f"storage:{printable(key, 20)}"),
+                    "storage record missing from archive",
+                )
                 continue
             numel_of[key] = numel
             if entry.usize < numel * elsize:
@@ -242,7 +247,9 @@ def _route_tar(ctx: ScanContext, data: Any, pointer: str, depth: int) -> None:
                 if member.issym() or member.islnk():
                     target = member.linkname.replace("\\", "/")
                     if target.startswith("/") or ".." in target.split("/"):
-                        ctx.add(R.PATH_TRAVERSAL, ptr, f"link to {printable(member.linkname, 80)!r} escapes the archive")
+                        ctx.add(
+                            R.PATH_TRAVERSAL, ptr, f"link to {printable(member.linkname, 80)!r} escapes the archive"
+                        )
                     continue
                 if not member.isfile():
                     continue
@@ -309,7 +316,7 @@ def _read_7z(archive: Any) -> dict[str, bytes]:
 
 def _route_json(ctx: ScanContext, data: Any, pointer: str, depth: int) -> None:
     raw = bytes(data)
-    if b'"class_name"' in raw[:1 << 20] or b"__lambda__" in raw[:1 << 20]:
+    if b'"class_name"' in raw[: 1 << 20] or b"__lambda__" in raw[: 1 << 20]:
         scan_keras_json(ctx, raw, pointer)
 
 

@@ -8,6 +8,7 @@ syntax tree is checked for attribute walks into Python internals.
 
 from __future__ import annotations
 
+import itertools
 import struct
 from typing import Any
 
@@ -134,9 +135,11 @@ def scan_gguf(ctx: ScanContext, data: Any, pointer: str) -> None:
             ctx.add(R.TENSOR_BOUNDS, where, f"tensor data ({nbytes} bytes at {offset}) runs past the end of the file")
         spans.append((offset, offset + nbytes, name))
     spans.sort()
-    for (s1, e1, n1), (s2, _e2, n2) in zip(spans, spans[1:], strict=False):
+    for (s1, e1, n1), (s2, _e2, n2) in itertools.pairwise(spans):
         if s2 < e1 and s1 < e1:
-            ctx.add(R.TENSOR_BOUNDS, join_pointer(pointer, f"tensor:{printable(n2, 60)}"), f"overlaps {printable(n1, 60)!r}")
+            ctx.add(
+                R.TENSOR_BOUNDS, join_pointer(pointer, f"tensor:{printable(n2, 60)}"), f"overlaps {printable(n1, 60)!r}"
+            )
 
 
 _INTERNAL = {
@@ -169,6 +172,9 @@ def check_template(ctx: ScanContext, source: str, pointer: str) -> None:
             attr = node.attr
         elif isinstance(node, nodes.Getitem) and isinstance(node.arg, nodes.Const) and isinstance(node.arg.value, str):
             attr = node.arg.value
+        elif isinstance(node, nodes.Getitem) and isinstance(node.arg, nodes.Concat | nodes.Add | nodes.Filter):
+            ctx.add(R.TEMPLATE_SUSPICIOUS, pointer, "subscript with a computed key (attribute-name building)")
+            continue
         elif isinstance(node, nodes.Filter) and node.name in ("attr", "map") and node.args:
             arg = node.args[0] if node.name == "attr" else None
             if node.name == "attr":

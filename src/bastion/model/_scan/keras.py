@@ -15,7 +15,15 @@ from bastion.model._scan import rules as R
 from bastion.model._scan._pickle import policy
 from bastion.model._scan.context import ScanContext, join_pointer, printable
 
-_KERAS_MODULES = ("keras", "tf_keras", "keras_nlp", "keras_hub", "keras_cv", "tensorflow.keras", "tensorflow.python.keras")
+_KERAS_MODULES = (
+    "keras",
+    "tf_keras",
+    "keras_nlp",
+    "keras_hub",
+    "keras_cv",
+    "tensorflow.keras",
+    "tensorflow.python.keras",
+)
 _BAD_KERAS_FUNCS = {"get_file", "enable_unsafe_deserialization", "set_image_data_format", "load_model", "save_model"}
 _MAX_NODES = 2_000_000
 
@@ -54,7 +62,11 @@ def _check_layer(ctx: ScanContext, node: dict[str, Any], where: str) -> None:
     cfg = node.get("config")
     if cls in ("Lambda", "TFOpLambda") or cls == "__lambda__":
         fn = cfg.get("function") if isinstance(cfg, dict) else None
-        if cls == "__lambda__" or isinstance(fn, list | str) or (isinstance(fn, dict) and fn.get("class_name") == "__lambda__"):
+        if (
+            cls == "__lambda__"
+            or isinstance(fn, list | str)
+            or (isinstance(fn, dict) and fn.get("class_name") == "__lambda__")
+        ):
             ctx.add(R.KERAS_LAMBDA, where, f"{cls} layer with marshalled Python bytecode{_hint(node)}")
         elif cls == "Lambda":
             ctx.add(R.KERAS_LAMBDA, where, f"Lambda layer calls {printable(json.dumps(fn)[:80], 80)}", confidence=0.8)

@@ -52,7 +52,6 @@ def scan_npy(ctx: ScanContext, data: Any, pointer: str) -> None:
         return
     try:
         import numpy
-
         from numpy.lib import format as npformat
 
         dtype = npformat.descr_to_dtype(descr)

@@ -171,7 +171,11 @@ def _scan_onnx(ctx: ScanContext, data: Any, top: list[tuple[int, int, Any]], poi
                     if f2 == 1:
                         dom = _str(data, v2)
                         if dom not in _ONNX_STD_DOMAINS:
-                            ctx.add(R.ONNX_CUSTOM, join_pointer(pointer, "opset_import"), f"custom domain {printable(dom, 60)!r}")
+                            ctx.add(
+                                R.ONNX_CUSTOM,
+                                join_pointer(pointer, "opset_import"),
+                                f"custom domain {printable(dom, 60)!r}",
+                            )
             elif fno == 7:  # graph
                 _onnx_graph(ctx, data, v, pointer, 0)
             elif fno == 25:  # functions

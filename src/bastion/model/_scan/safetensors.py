@@ -103,5 +103,8 @@ def scan_safetensors(ctx: ScanContext, data: Any, pointer: str) -> None:
         cursor = max(cursor, end)
     if spans and cursor < data_len:
         ctx.add(
-            R.TENSOR_BOUNDS, pointer, f"{data_len - cursor} bytes after the last tensor are not referenced", confidence=0.7
+            R.TENSOR_BOUNDS,
+            pointer,
+            f"{data_len - cursor} bytes after the last tensor are not referenced",
+            confidence=0.7,
         )

@@ -11,6 +11,7 @@ tampering while the member is still scanned.
 
 from __future__ import annotations
 
+import itertools
 import struct
 import zlib
 from dataclasses import dataclass
@@ -165,9 +166,14 @@ def _check_locals(ctx: ScanContext, data: Any, entries: list[Entry], pointer: st
             problems.append("compression method")
         if (lflags & ~0x8) != (e.flags & ~0x8):
             problems.append("flags")
-        if not (lflags & 0x8) and (lcrc, lcsize, lusize) != (e.crc, e.csize, e.usize) and 0xFFFFFFFF not in (
-            lcsize,
-            lusize,
+        if (
+            not (lflags & 0x8)
+            and (lcrc, lcsize, lusize) != (e.crc, e.csize, e.usize)
+            and 0xFFFFFFFF
+            not in (
+                lcsize,
+                lusize,
+            )
         ):
             problems.append("crc/sizes")
         if problems:
@@ -183,7 +189,7 @@ def _check_locals(ctx: ScanContext, data: Any, entries: list[Entry], pointer: st
                 f"member data ({e.csize} bytes at {e.data_offset}) runs past the end of the file ({size})",
             )
     spans = sorted((e.data_offset, e.data_offset + e.csize, e.name) for e in entries if e.data_offset >= 0)
-    for (s1, e1, n1), (s2, _e2, n2) in zip(spans, spans[1:], strict=False):
+    for (s1, e1, n1), (s2, _e2, n2) in itertools.pairwise(spans):
         if s2 < e1 and e1 > s1:
             ctx.add(
                 R.CONTAINER_TAMPERED,

@@ -78,8 +78,14 @@ def sign_model(
     ignore_git_paths: bool = True,
     workers: int | None = None,
     progress: Callable[[int], None] | None = None,
+    extra_predicate: dict[str, Any] | None = None,
 ) -> SignResult:
-    """Sign a model file or folder in the OpenSSF model-signing format; returns what was signed."""
+    """Sign a model file or folder in the OpenSSF model-signing format; returns what was signed.
+
+    `extra_predicate` adds fields next to `serialization` and `resources` (v1.0
+    verifiers ignore unknown predicate fields, so upstream still verifies it);
+    dataset manifests carry their provenance and chunk digests this way.
+    """
     started = time.perf_counter()
     root = Path(model)
     sig_path = Path(signature) if signature is not None else default_signature_path(root)
@@ -102,9 +108,13 @@ def sign_model(
     elif signing_certificate is not None:
         if not isinstance(private_key, str | Path):
             raise ValueError("certificate signing needs the private key as a PEM file path")
-        signer = sign_certificate.Signer(
-            Path(private_key), Path(signing_certificate), [Path(c) for c in certificate_chain]
+        chain = [Path(c) for c in certificate_chain]
+        cert_signer = sign_certificate.Signer(
+            Path(private_key), Path(signing_certificate), chain or [Path(signing_certificate)]
         )
+        if not chain:  # upstream cannot parse an empty chain file list; a root-issued leaf needs none
+            cert_signer._trust_chain = []
+        signer = cert_signer
         cert = x509.load_pem_x509_certificate(Path(signing_certificate).read_bytes())
         who, how = cert.subject.rfc4514_string(), "certificate"
     else:
@@ -113,7 +123,7 @@ def sign_model(
     try:
         files = collect_files(root, spec)
         manifest, _digests = hash_model(root, spec, workers=workers, files=files, progress=progress)
-        payload = signing.Payload(manifest)
+        payload = _payload(manifest, extra_predicate)
         sig = signer.sign(payload)
     finally:
         if pkcs11_signer is not None:
@@ -134,6 +144,25 @@ def sign_model(
         seconds=time.perf_counter() - started,
         serialization=spec.parameters(),
     )
+
+
+def _payload(manifest: Any, extra: dict[str, Any] | None) -> signing.Payload:
+    payload = signing.Payload(manifest)
+    if extra:
+        from google.protobuf import json_format
+        from in_toto_attestation.v1 import statement
+
+        predicate = json_format.MessageToDict(payload.statement.pb.predicate)
+        clash = set(extra) & set(predicate)
+        if clash:
+            raise ValueError(f"extra predicate fields clash with the model signature: {sorted(clash)}")
+        predicate.update(extra)
+        payload.statement = statement.Statement(
+            subjects=list(payload.statement.pb.subject),
+            predicate_type=signing._PREDICATE_TYPE,
+            predicate=predicate,
+        )
+    return payload
 
 
 # -- verification -------------------------------------------------------------------------
@@ -212,6 +241,7 @@ def verify_model(
         return _done(result.fail(R.UNSAFE_PATH.id, f"unsafe manifest: {exc}", exc.path), started)
     result.root_digest = signed.root_digest
     result.serialization = signed.spec.parameters()
+    result.extra = signed.extra
     _compare(root, sig_path, signed, result, ignore_paths, ignore_git_paths, ignore_unsigned_files, workers, progress)
     result.ok = not result.problems
     return _done(result, started)
@@ -259,7 +289,9 @@ def _verify_crypto(
         try:
             out = verifier._verify_signed_content(_read_pb(sig_path))
         except KeyMismatch as exc:
-            result.fail(R.UNTRUSTED.id, f"signature was made by key {exc.hint[:16]}..., not the pinned key {pinned[:16]}...")
+            result.fail(
+                R.UNTRUSTED.id, f"signature was made by key {exc.hint[:16]}..., not the pinned key {pinned[:16]}..."
+            )
             return None
         except InvalidSignature:
             result.fail(R.INVALID.id, "signature does not verify with the pinned key (payload or signature altered)")
@@ -460,7 +492,12 @@ def _content_key(shards: dict[str, str], method: str) -> tuple[str, ...]:
 def _where(expected: dict[str, str], actual: dict[str, str]) -> str:
     if len(expected) <= 1 and len(actual) <= 1:
         return ""
-    changed = sorted(k.rsplit(":", 2)[1:] for k in set(expected) ^ set(actual) if ":" in k)
+    keys = set(expected) | set(actual)
+    changed = sorted(
+        (int(k.rsplit(":", 2)[1]), int(k.rsplit(":", 2)[2]))
+        for k in keys
+        if ":" in k and expected.get(k) != actual.get(k)
+    )
     if not changed:
         return ""
     start, end = changed[0]
@@ -492,9 +529,7 @@ def root_digest(digests: dict[str, bytes]) -> str:
     return h.hexdigest()
 
 
-def content_digest(
-    model: str | Path, *, ignore_paths: Sequence[str | Path] = (), workers: int | None = None
-) -> str:
+def content_digest(model: str | Path, *, ignore_paths: Sequence[str | Path] = (), workers: int | None = None) -> str:
     """The registry identity of an artifact: the root digest of its default (files, SHA-256) manifest.
 
     Equal to the signed root digest of a default signature, so a verified signature
@@ -505,3 +540,34 @@ def content_digest(
     spec = HashSpec(ignore_paths=tuple(_ignores(root, sig, ignore_paths, True)))
     _m, digests = hash_model(root, spec, workers=workers)
     return f"sha256:{root_digest(digests)}"
+
+
+def record_event(store: Any, project: str, actor: str, result: SignResult | VerifyResult) -> None:
+    """Append the audit event for a signing or a verification (digests and counts only)."""
+    if isinstance(result, SignResult):
+        store.audit.append(
+            project,
+            "model.signed",
+            actor,
+            result.model[:512],
+            {
+                "method": result.method,
+                "signer": result.signer[:256],
+                "root_digest": result.root_digest,
+                "files": result.files,
+            },
+        )
+    else:
+        store.audit.append(
+            project,
+            "model.verified",
+            actor,
+            result.model[:512],
+            {
+                "ok": result.ok,
+                "method": result.method,
+                "signer": (result.signer or "")[:256],
+                "root_digest": result.root_digest,
+                "problems": sorted({p.rule_id for p in result.problems}),
+            },
+        )

@@ -78,6 +78,12 @@ class HashSpec:
         if self.shard_size < 1:
             raise ValueError("shard size must be positive")
 
+    def resource_algorithm(self) -> str:
+        """The per-resource algorithm name upstream writes (sharded digests carry the shard size)."""
+        if self.method == "shards":
+            return f"{self.algorithm}-sharded-{self.shard_size}"
+        return self.algorithm
+
     def parameters(self) -> dict[str, Any]:
         """The `serialization` object of the upstream v1.0 predicate."""
         params: dict[str, Any] = {"method": self.method, "hash_type": self.algorithm}
@@ -291,9 +297,9 @@ def hash_files(
 
 def build_manifest(model_name: str, digests: dict[str, bytes], spec: HashSpec) -> ms_manifest.Manifest:
     serialization = spec.serialization()
+    algo = spec.resource_algorithm()
     items = [
-        serialization.new_item(ident, ms_hashing.Digest(spec.algorithm, digest))
-        for ident, digest in sorted(digests.items())
+        serialization.new_item(ident, ms_hashing.Digest(algo, digest)) for ident, digest in sorted(digests.items())
     ]
     return ms_manifest.Manifest(model_name, items, serialization)
 

@@ -70,6 +70,7 @@ class VerifyResult:
     seconds: float = 0.0
     serialization: dict[str, Any] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
+    extra: dict[str, Any] = field(default_factory=dict)  # signed predicate fields beyond v1.0
 
     def fail(self, rule: str, message: str, path: str | None = None) -> VerifyResult:
         self.problems.append(Problem(rule, message, path))

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from bastion.model._sign.hashing import ALGORITHMS, HashSpec, UnsafePathError
+from bastion.model._sign.hashing import HashSpec, UnsafePathError
 
 MAX_SIGNATURE_BYTES = 64 * 1024 * 1024
 BUNDLE_MEDIA_TYPES = (
@@ -60,7 +60,7 @@ def read_bundle(path: Path) -> BundleInfo:
     except UnicodeDecodeError:
         raise MalformedSignature("signature file is not UTF-8 JSON") from None
     except json.JSONDecodeError as exc:
-        if exc.pos >= len(exc.doc.rstrip()) - 1:
+        if _unclosed(exc.doc):
             raise MalformedSignature(f"signature file is truncated (JSON ends early at byte {exc.pos})") from None
         raise MalformedSignature(f"signature file is not JSON: {exc.msg} at byte {exc.pos}") from None
     if not isinstance(doc, dict):
@@ -98,6 +98,26 @@ def read_bundle(path: Path) -> BundleInfo:
     else:
         raise MalformedSignature("bundle names no public key, certificate chain or Sigstore certificate")
     return BundleInfo(doc, kind, hint, certs)
+
+
+def _unclosed(text: str) -> bool:
+    """True when JSON text stops inside a string or an open object/array: a cut-off file."""
+    depth, in_str, escaped = 0, False, False
+    for ch in text:
+        if in_str:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == '"':
+                in_str = False
+        elif ch == '"':
+            in_str = True
+        elif ch in "{[":
+            depth += 1
+        elif ch in "}]":
+            depth -= 1
+    return text.lstrip().startswith(("{", "[")) and (in_str or depth > 0)
 
 
 def _certs(items: Any) -> tuple[bytes, ...]:
@@ -143,6 +163,7 @@ class SignedManifest:
     root_digest: str
     items: dict[str, str] = field(default_factory=dict)  # identifier -> hex digest
     compat: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)  # predicate fields beyond the v1.0 ones
 
     def files(self) -> set[str]:
         if self.spec.method == "shards":
@@ -192,9 +213,9 @@ def parse_payload(payload_type: str, payload: bytes) -> SignedManifest:
         ident, algo, digest = res.get("name"), res.get("algorithm"), res.get("digest")
         if not isinstance(ident, str) or not isinstance(algo, str) or not isinstance(digest, str):
             raise MalformedSignature(f"resource {i} lacks name, algorithm or digest")
-        if algo not in ALGORITHMS or algo != spec.algorithm:
-            raise MalformedSignature(f"resource {ident[:200]!r} uses {algo[:40]!r}, not {spec.algorithm}")
-        if len(digest) != _DIGEST_LEN[algo] or not _HEX.match(digest):
+        if algo != spec.resource_algorithm():
+            raise MalformedSignature(f"resource {ident[:200]!r} uses {algo[:40]!r}, not {spec.resource_algorithm()}")
+        if len(digest) != _DIGEST_LEN[spec.algorithm] or not _HEX.match(digest):
             raise MalformedSignature(f"resource {ident[:200]!r} has a malformed {algo} digest")
         path = ident
         if spec.method == "shards":
@@ -207,7 +228,8 @@ def parse_payload(payload_type: str, payload: bytes) -> SignedManifest:
         root_hasher.update(bytes.fromhex(digest))
     if root_hasher.hexdigest() != root:
         raise MalformedSignature("manifest is inconsistent: its resources do not hash to the signed root digest")
-    return SignedManifest(name, spec, root, items)
+    extra = {k: v for k, v in predicate.items() if k not in ("serialization", "resources")}
+    return SignedManifest(name, spec, root, items, extra=extra)
 
 
 def _shard(ident: str) -> tuple[str, int, int]:

@@ -43,8 +43,7 @@ UNTRUSTED = _rule(
     "supply.signature.untrusted",
     "Artifact is signed by an identity or key that is not trusted",
     Severity.HIGH,
-    "Verify with the publisher's pinned key or certificate, or add the signer to the trusted signers "
-    "after review.",
+    "Verify with the publisher's pinned key or certificate, or add the signer to the trusted signers after review.",
 )
 REVOKED = _rule(
     "supply.signature.revoked",

@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, cast
 from urllib.parse import unquote
 
 from cryptography.exceptions import InvalidSignature
@@ -36,8 +38,25 @@ PKCS11_MODULES = (
 )
 
 
+def _intify(value: Any) -> Any:
+    """protobuf's Struct stores every number as a double; write integral ones as integers.
+
+    Upstream serializes the statement with `MessageToJson`, so `shard_size` reaches
+    verifiers as ``65536.0`` and upstream's own sharded verification then fails
+    (`range()` refuses floats). Integers keep the payload readable by every verifier.
+    """
+    if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
+        return int(value)
+    if isinstance(value, dict):
+        return {k: _intify(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_intify(v) for v in value]
+    return value
+
+
 def _raw_payload(payload: signing.Payload) -> bytes:
-    return json_format.MessageToJson(payload.statement.pb).encode("utf-8")
+    data = _intify(json_format.MessageToDict(payload.statement.pb))
+    return json.dumps(data, indent=2, ensure_ascii=False).encode("utf-8")
 
 
 def _bundle(raw_payload: bytes, sig: bytes, material: bundle_pb.VerificationMaterial) -> sign_sigstore_pb.Signature:
@@ -48,7 +67,7 @@ def _bundle(raw_payload: bytes, sig: bytes, material: bundle_pb.VerificationMate
     )
     return sign_sigstore_pb.Signature(
         bundle_pb.Bundle(
-            media_type=sign_sigstore_pb._BUNDLE_MEDIA_TYPE,
+            media_type=cast(Any, sign_sigstore_pb._BUNDLE_MEDIA_TYPE),
             verification_material=material,
             dsse_envelope=envelope,
         )
@@ -189,15 +208,15 @@ class Pkcs11Signer(sign_sigstore_pb.Signer):
             raise ValueError(f"PKCS#11 token {parsed.token!r} not found") from None
         except pkcs11.MultipleTokensReturned:
             raise ValueError("several PKCS#11 tokens match; name one with token=") from None
-        self._session = token.open(user_pin=parsed.pin)
-        query: dict[str, object] = {}
+        self._session: Any = token.open(user_pin=parsed.pin)
+        query: dict[str, Any] = {}
         if parsed.object is not None:
             query["label"] = parsed.object
         if parsed.id is not None:
             query["id"] = parsed.id
         try:
-            self._private = self._session.get_key(object_class=pkcs11.ObjectClass.PRIVATE_KEY, **query)
-            public = self._session.get_key(object_class=pkcs11.ObjectClass.PUBLIC_KEY, **query)
+            self._private: Any = self._session.get_key(object_class=pkcs11.ObjectClass.PRIVATE_KEY, **query)
+            public: Any = self._session.get_key(object_class=pkcs11.ObjectClass.PUBLIC_KEY, **query)
         except pkcs11.NoSuchKey:
             raise ValueError("PKCS#11 key not found on the token") from None
         except pkcs11.MultipleObjectsReturned:

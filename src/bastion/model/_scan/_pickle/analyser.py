@@ -16,10 +16,13 @@ caps, and a cap that bites is reported rather than silently dropping coverage.
 from __future__ import annotations
 
 import _compat_pickle
+import contextlib
+import re
 import struct
+from collections import ChainMap
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from bastion.model._scan import rules as R
 from bastion.model._scan._pickle import policy
@@ -59,6 +62,7 @@ _TENSOR_REBUILDERS = {
 }
 
 _PROTO_MAX = 5
+_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
 
 
 class Malformed(Exception):
@@ -75,7 +79,6 @@ class PickleResult:
     globals: list[str] = field(default_factory=list)
     persistent_ids: list[Any] = field(default_factory=list)
     tensor_views: list[tuple[Any, ...]] = field(default_factory=list)
-    opcodes: int = 0
 
 
 class PickleAnalyser:
@@ -211,10 +214,7 @@ class PickleAnalyser:
                     )
                     if isinstance(res, Global) and res.trusted:
                         return res
-                    if (
-                        isinstance(res, Global)
-                        and policy.classify(res.module, res.name) is not policy.Verdict.ALLOWED
-                    ):
+                    if isinstance(res, Global) and policy.classify(res.module, res.name) is not policy.Verdict.ALLOWED:
                         self._note(func, f"builtins.getattr -> {res.qualified}")
                     elif not isinstance(res, Global):
                         self._note(func, f"builtins.getattr({render_args(targs)})")
@@ -254,9 +254,13 @@ class PickleAnalyser:
                     confidence=1.0,
                     properties={"callable": func.qualified},
                 )
-            if func.qualified in _TENSOR_REBUILDERS and targs and isinstance(targs[0], Persistent):
-                if len(self.result.tensor_views) < 1_000_000:
-                    self.result.tensor_views.append(targs)
+            if (
+                func.qualified in _TENSOR_REBUILDERS
+                and targs
+                and isinstance(targs[0], Persistent)
+                and len(self.result.tensor_views) < 1_000_000
+            ):
+                self.result.tensor_views.append(targs)
             if func.via and not func.trusted and policy.classify(func.module, func.name) is not policy.Verdict.ALLOWED:
                 self._note(func, f"{func.qualified}({render_args(targs)}) (via {func.via})")
             return Call(func, args, offset)
@@ -271,9 +275,7 @@ class PickleAnalyser:
                         obj = self._resolve_attr(obj, part, offset, f"attrgetter({names!r})")
                     return obj
             if key in policy.METHODCALLERS and targs and isinstance(func.args, tuple) and func.args:
-                return self._resolve_attr(
-                    targs[0], func.args[0], offset, f"methodcaller({render_args(func.args)})"
-                )
+                return self._resolve_attr(targs[0], func.args[0], offset, f"methodcaller({render_args(func.args)})")
         if isinstance(func, Unknown) and func.why == "joblib-array":
             return UNKNOWN
         self._unresolved(offset, f"{opname} calls a computed value {render(func)}({render_args(args)})")
@@ -330,22 +332,22 @@ class PickleAnalyser:
         return res
 
     # ------------------------------------------------------------------ the interpreter
-    def _run(self, data: Any, pos: int) -> int:
+    def _run(self, data: Any, pos: int, seed: tuple[list[Any], list[int], dict[int, Any]] | None = None) -> int:
         ctx = self.ctx
         limits = ctx.limits
         end = len(data)
-        stack: list[Any] = []
-        marks: list[int] = []
+        stack: list[Any] = list(seed[0]) if seed else []
+        marks: list[int] = list(seed[1]) if seed else []
         memo: dict[int, Any] = {}
+        if seed:  # a shadow run must not write into the real memo; big memos are layered, not copied
+            memo = dict(seed[2]) if len(seed[2]) <= 65536 else cast(dict[int, Any], ChainMap({}, seed[2]))
         push = stack.append
         max_stack = limits.max_pickle_stack
         max_memo = limits.max_memo
         check_at = pos + _CHECK_EVERY
-        ops = 0
         u32 = _u32
         i32 = _i32
         u16 = _u16
-        f64 = _f64
         start = pos
         if pos >= end:
             raise Malformed(pos, "empty pickle stream")
@@ -357,17 +359,19 @@ class PickleAnalyser:
                     if len(stack) > max_stack:
                         raise LimitReached(f"pickle stack above {max_stack} entries")
                 op = data[pos]
-                ops += 1
                 if op == 0x4B:  # BININT1
                     push(data[pos + 1])
                     pos += 2
+                elif op == 0x4A:  # BININT
+                    push(i32(data, pos + 1)[0])
+                    pos += 5
                 elif op == 0x94:  # MEMOIZE
                     if not stack:
                         raise Malformed(pos, "MEMOIZE on empty stack")
-                    if len(memo) < max_memo:
-                        memo[len(memo)] = stack[-1]
-                    else:
-                        memo[len(memo)] = _keep_if_interesting(stack[-1])
+                    n = len(memo)
+                    # past the cap keep only what can resolve a callable (bounded memory)
+                    if n < max_memo or type(stack[-1]) in _INTERESTING:
+                        memo[n] = stack[-1]
                     pos += 1
                 elif op == 0x8C:  # SHORT_BINUNICODE
                     n = data[pos + 1]
@@ -375,11 +379,27 @@ class PickleAnalyser:
                     e = s + n
                     if e > end:
                         raise Malformed(pos, "SHORT_BINUNICODE past end of data")
-                    push(_text(data, s, e, pos))
+                    try:
+                        push(data[s:e].decode("utf-8", "surrogatepass"))
+                    except UnicodeDecodeError:
+                        raise Malformed(pos, "invalid UTF-8 in unicode string") from None
                     pos = e
-                elif op == 0x4A:  # BININT
-                    push(i32(data, pos + 1)[0])
-                    pos += 5
+                elif op == 0x28:  # MARK
+                    marks.append(len(stack))
+                    pos += 1
+                elif op == 0x47:  # BINFLOAT: the value never matters to callable resolution
+                    if pos + 9 > end:
+                        raise Malformed(pos, "BINFLOAT past end of data")
+                    push(0.0)
+                    pos += 9
+                elif op == 0x74:  # TUPLE
+                    if not marks:
+                        raise Malformed(pos, "TUPLE without MARK")
+                    m = marks.pop()
+                    t = tuple(stack[m:])
+                    del stack[m:]
+                    push(t)
+                    pos += 1
                 elif op == 0x71:  # BINPUT
                     if not stack:
                         raise Malformed(pos, "BINPUT on empty stack")
@@ -394,9 +414,6 @@ class PickleAnalyser:
                     else:
                         raise Malformed(pos, f"BINGET of missing memo entry {idx}")
                     pos += 2
-                elif op == 0x28:  # MARK
-                    marks.append(len(stack))
-                    pos += 1
                 elif op == 0x65:  # APPENDS
                     if not marks:
                         raise Malformed(pos, "APPENDS without MARK")
@@ -404,11 +421,7 @@ class PickleAnalyser:
                     if m < 1:
                         raise Malformed(pos, "APPENDS without a list")
                     target = stack[m - 1]
-                    if (
-                        type(target) is list
-                        and len(target) < _LIST_KEEP
-                        and self._kept < limits.max_kept_items
-                    ):
+                    if type(target) is list and len(target) < _LIST_KEEP and self._kept < limits.max_kept_items:
                         room = _LIST_KEEP - len(target)
                         items = stack[m : m + room]
                         target.extend(items)
@@ -418,9 +431,6 @@ class PickleAnalyser:
                 elif op == 0x4D:  # BININT2
                     push(u16(data, pos + 1)[0])
                     pos += 3
-                elif op == 0x47:  # BINFLOAT
-                    push(f64(data, pos + 1)[0])
-                    pos += 9
                 elif op == 0x86:  # TUPLE2
                     if len(stack) < 2:
                         raise Malformed(pos, "TUPLE2 on short stack")
@@ -446,16 +456,10 @@ class PickleAnalyser:
                     if m < 1 or (len(stack) - m) % 2:
                         raise Malformed(pos, "SETITEMS with odd item count or no dict")
                     target = stack[m - 1]
-                    if (
-                        type(target) is dict
-                        and len(target) < _LIST_KEEP
-                        and self._kept < limits.max_kept_items
-                    ):
+                    if type(target) is dict and len(target) < _LIST_KEEP and self._kept < limits.max_kept_items:
                         for i in range(m, len(stack), 2):
-                            try:
+                            with contextlib.suppress(TypeError):
                                 target[stack[i]] = stack[i + 1]
-                            except TypeError:
-                                pass
                         self._kept += (len(stack) - m) // 2
                     del stack[m:]
                     pos += 1
@@ -482,11 +486,7 @@ class PickleAnalyser:
                         raise Malformed(pos, "APPEND on short stack")
                     v = stack.pop()
                     target = stack[-1]
-                    if (
-                        type(target) is list
-                        and len(target) < _LIST_KEEP
-                        and self._kept < limits.max_kept_items
-                    ):
+                    if type(target) is list and len(target) < _LIST_KEEP and self._kept < limits.max_kept_items:
                         target.append(v)
                         self._kept += 1
                     pos += 1
@@ -496,11 +496,7 @@ class PickleAnalyser:
                     v = stack.pop()
                     k = stack.pop()
                     target = stack[-1]
-                    if (
-                        type(target) is dict
-                        and len(target) < _LIST_KEEP
-                        and self._kept < limits.max_kept_items
-                    ):
+                    if type(target) is dict and len(target) < _LIST_KEEP and self._kept < limits.max_kept_items:
                         try:
                             target[k] = v
                             self._kept += 1
@@ -546,21 +542,17 @@ class PickleAnalyser:
                         raise Malformed(pos, "FRAME past end of data")
                     pos += 9
                 elif op == 0x2E:  # STOP
-                    if len(stack) != 1 or marks:
-                        if not stack:
-                            raise Malformed(pos, "STOP on empty stack")
+                    if (len(stack) != 1 or marks) and not stack:
+                        raise Malformed(pos, "STOP on empty stack")
                     pos += 1
                     break
                 else:
                     pos = self._slow(op, data, pos, end, stack, marks, memo)
-                if len(stack) > max_stack:
-                    raise LimitReached(f"pickle stack above {max_stack} entries")
         except IndexError:
             raise Malformed(min(pos, end), "truncated pickle stream (read past end of data)") from None
         except struct.error:
             raise Malformed(min(pos, end), "truncated pickle stream (argument past end of data)") from None
         finally:
-            self.result.opcodes += ops
             del start
         return pos
 
@@ -581,11 +573,38 @@ class PickleAnalyser:
         del stack[m:]
         return items
 
-    def _joblib_array(self, wrapper: Call, data: Any, pos: int, end: int) -> int:
+    def _shadow_plain_load(self, data: Any, pos: int, seed: tuple[list[Any], list[int], dict[int, Any]]) -> None:
+        """What plain `pickle.load` would do with the bytes joblib reads as array data.
+
+        joblib's loader skips them, `pickle.load` executes them as opcodes; a file built
+        for the latter must not hide a payload behind a fake array wrapper. Genuine
+        array bytes stop the interpreter within a few bytes (0x00-0x10 and 0xff are not
+        opcodes), so this costs nothing on benign files.
+        """
+        shadow_ctx = ScanContext(self.ctx.uri, self.ctx.limits, deadline=self.ctx.deadline, strict=self.ctx.strict)
+        sub = PickleAnalyser(shadow_ctx, join_pointer(self._ptr(pos), "as-plain-pickle"), depth=self.depth + 1)
+        sub._buffer = data
+        with contextlib.suppress(Malformed, LimitReached):
+            sub._run(data, pos, seed)
+        for g in sub._pending.values():
+            sub._note(g)
+        for f in shadow_ctx.findings:
+            if f.rule_id in _SHADOW_RULES:
+                self.ctx.findings.append(f)
+
+    def _joblib_array(
+        self,
+        wrapper: Call,
+        data: Any,
+        pos: int,
+        end: int,
+        seed: tuple[list[Any], list[int], dict[int, Any]],
+    ) -> int:
         """Skip (or descend into) the array joblib wrote right after the wrapper's BUILD."""
         state = wrapper.state
         if not isinstance(state, dict):
             raise Malformed(pos, "joblib array wrapper without a state dict")
+        self._shadow_plain_load(data, pos, seed)
         dtype = state.get("dtype")
         shape = state.get("shape")
         itemsize, has_object = _dtype_info(dtype)
@@ -600,14 +619,8 @@ class PickleAnalyser:
             finally:
                 for g in sub._pending.values():
                     sub._note(g)
-        if (
-            itemsize is None
-            or not isinstance(shape, tuple)
-            or not all(isinstance(d, int) and d >= 0 for d in shape)
-        ):
-            raise Malformed(
-                pos, f"joblib array with unverifiable dtype/shape {render(dtype)} {render(shape)}"
-            )
+        if itemsize is None or not isinstance(shape, tuple) or not all(isinstance(d, int) and d >= 0 for d in shape):
+            raise Malformed(pos, f"joblib array with unverifiable dtype/shape {render(dtype)} {render(shape)}")
         count = 1
         for d in shape:
             count *= d
@@ -626,6 +639,15 @@ class PickleAnalyser:
         return pos + nbytes
 
 
+_SHADOW_RULES = {
+    R.DANGEROUS_CALLABLE.id,
+    R.UNKNOWN_CALLABLE.id,
+    R.UNRESOLVED_CALLABLE.id,
+    R.NESTED_PICKLE.id,
+    R.GLOBAL_MUTATION.id,
+}
+
+
 def _text(data: Any, s: int, e: int, pos: int) -> str:
     try:
         return bytes(data[s:e]).decode("utf-8", "surrogatepass")
@@ -633,11 +655,12 @@ def _text(data: Any, s: int, e: int, pos: int) -> str:
         raise Malformed(pos, "invalid UTF-8 in unicode string") from None
 
 
+_INTERESTING = frozenset({str, Global, Call, ModuleRef})
+
+
 def _keep_if_interesting(value: Any) -> Any:
     """Past the memo cap, keep only what can matter to callable resolution."""
-    if isinstance(value, str | Global | Call | ModuleRef) and not (
-        isinstance(value, str) and len(value) > 256
-    ):
+    if isinstance(value, str | Global | Call | ModuleRef) and not (isinstance(value, str) and len(value) > 256):
         return value
     return UNKNOWN
 
@@ -656,9 +679,7 @@ def _dtype_info(dtype: Any) -> tuple[int | None, bool]:
     if isinstance(state, tuple) and len(state) >= 6 and isinstance(state[5], int) and state[5] > 0:
         fields = state[4]
         if isinstance(fields, dict) and fields:
-            has_object = any(
-                isinstance(v, tuple) and v and _dtype_info(v[0])[1] for v in fields.values()
-            )
+            has_object = any(isinstance(v, tuple) and v and _dtype_info(v[0])[1] for v in fields.values())
             return (None if has_object else state[5]), has_object
         return state[5], False
     try:
@@ -715,7 +736,7 @@ def _global(
     mod_b, p = _line(data, pos + 1, end)
     name_b, p = _line(data, p, end)
     try:
-        module = mod_b.decode("ascii" if op == 0x63 else "ascii")
+        module = mod_b.decode("ascii")
         name = name_b.decode("ascii")
     except UnicodeDecodeError:
         try:
@@ -772,9 +793,7 @@ def _newobj_ex(
     kwargs = stack.pop()
     args = stack.pop()
     cls = stack[-1]
-    stack[-1] = (
-        Call(cls, args, pos) if isinstance(cls, Global) else a._call(cls, (args, kwargs), pos, "NEWOBJ_EX")
-    )
+    stack[-1] = Call(cls, args, pos) if isinstance(cls, Global) else a._call(cls, (args, kwargs), pos, "NEWOBJ_EX")
     return pos + 1
 
 
@@ -807,7 +826,7 @@ def _build(
         obj.state = state
         if a.joblib and isinstance(obj.func, Global) and obj.func.qualified in _JOBLIB_WRAPPERS:
             stack[-1] = Unknown("joblib-array")
-            return a._joblib_array(obj, data, pos + 1, end)
+            return a._joblib_array(obj, data, pos + 1, end, (stack, marks, memo))
     return pos + 1
 
 
@@ -935,9 +954,7 @@ def _text_string(
     return p
 
 
-@_op(
-    0x54, 0x55, 0x42, 0x8D, 0x8E, 0x96
-)  # BINSTRING, SHORT_BINSTRING, BINBYTES, BINUNICODE8, BINBYTES8, BYTEARRAY8
+@_op(0x54, 0x55, 0x42, 0x8D, 0x8E, 0x96)  # BINSTRING, SHORT_BINSTRING, BINBYTES, BINUNICODE8, BINBYTES8, BYTEARRAY8
 def _blob(
     a: PickleAnalyser, data: Any, pos: int, end: int, stack: list[Any], marks: list[int], memo: dict[int, Any]
 ) -> int:
@@ -1003,10 +1020,8 @@ def _from_mark(
             raise Malformed(pos, "DICT with odd item count")
         d: dict[Any, Any] = {}
         for i in range(0, min(len(items), 2 * _LIST_KEEP), 2):
-            try:
+            with contextlib.suppress(TypeError):
                 d[items[i]] = items[i + 1]
-            except TypeError:
-                pass
         stack.append(d)
     else:
         stack.append(UNKNOWN)
@@ -1047,16 +1062,18 @@ def looks_like_pickle(head: bytes) -> bool:
     opcodes parse (JSON, text and other binaries fail within a few bytes)."""
     if len(head) >= 2 and head[0] == 0x80 and head[1] < 16:  # future protocols still get analysed
         return True
-    if not head or head[0] not in b"(cdl]}NIJKLFSVUTXGBCi":
+    if not head or head[0] not in b"(cdl]})NIJKLMFSVUTXGBCiP":
         return False
     import io
     import pickletools
 
     count = 0
     try:
-        for opcode, _arg, _pos in pickletools.genops(io.BytesIO(head)):
+        for opcode, arg, _pos in pickletools.genops(io.BytesIO(head)):
             count += 1
-            if opcode.name == "STOP" or count >= 4:
+            if opcode.name in ("GLOBAL", "INST") and not all(_IDENT.match(part) for part in str(arg).split(" ", 1)):
+                return False  # CSV and prose parse as INST; real pickles name identifiers
+            if opcode.name == "STOP" or count >= 16:  # text rarely survives 16 opcodes
                 return True
     except Exception:
         return False

@@ -71,19 +71,114 @@ _NUMPY = {
 }
 # NumPy ufuncs (pickled by name through `_ufunc_reconstruct`, e.g. FunctionTransformer(np.log1p)).
 NUMPY_UFUNCS = frozenset(
-    """
-    abs absolute acos acosh add arccos arccosh arcsin arcsinh arctan
-    arctan2 arctanh asin asinh atan atan2 atanh bitwise_and bitwise_count bitwise_invert
-    bitwise_left_shift bitwise_not bitwise_or bitwise_right_shift bitwise_xor cbrt ceil conj conjugate copysign
-    cos cosh deg2rad degrees divide divmod equal exp exp2 expm1
-    fabs float_power floor floor_divide fmax fmin fmod frexp gcd greater
-    greater_equal heaviside hypot invert isfinite isinf isnan isnat lcm ldexp
-    left_shift less less_equal log log10 log1p log2 logaddexp logaddexp2 logical_and
-    logical_not logical_or logical_xor matmul matvec maximum minimum mod modf multiply
-    negative nextafter not_equal positive pow power rad2deg radians reciprocal remainder
-    right_shift rint sign signbit sin sinh spacing sqrt square subtract
-    tan tanh true_divide trunc vecdot vecmat
-    """.split()
+    [
+        "abs",
+        "absolute",
+        "acos",
+        "acosh",
+        "add",
+        "arccos",
+        "arccosh",
+        "arcsin",
+        "arcsinh",
+        "arctan",
+        "arctan2",
+        "arctanh",
+        "asin",
+        "asinh",
+        "atan",
+        "atan2",
+        "atanh",
+        "bitwise_and",
+        "bitwise_count",
+        "bitwise_invert",
+        "bitwise_left_shift",
+        "bitwise_not",
+        "bitwise_or",
+        "bitwise_right_shift",
+        "bitwise_xor",
+        "cbrt",
+        "ceil",
+        "conj",
+        "conjugate",
+        "copysign",
+        "cos",
+        "cosh",
+        "deg2rad",
+        "degrees",
+        "divide",
+        "divmod",
+        "equal",
+        "exp",
+        "exp2",
+        "expm1",
+        "fabs",
+        "float_power",
+        "floor",
+        "floor_divide",
+        "fmax",
+        "fmin",
+        "fmod",
+        "frexp",
+        "gcd",
+        "greater",
+        "greater_equal",
+        "heaviside",
+        "hypot",
+        "invert",
+        "isfinite",
+        "isinf",
+        "isnan",
+        "isnat",
+        "lcm",
+        "ldexp",
+        "left_shift",
+        "less",
+        "less_equal",
+        "log",
+        "log10",
+        "log1p",
+        "log2",
+        "logaddexp",
+        "logaddexp2",
+        "logical_and",
+        "logical_not",
+        "logical_or",
+        "logical_xor",
+        "matmul",
+        "matvec",
+        "maximum",
+        "minimum",
+        "mod",
+        "modf",
+        "multiply",
+        "negative",
+        "nextafter",
+        "not_equal",
+        "positive",
+        "pow",
+        "power",
+        "rad2deg",
+        "radians",
+        "reciprocal",
+        "remainder",
+        "right_shift",
+        "rint",
+        "sign",
+        "signbit",
+        "sin",
+        "sinh",
+        "spacing",
+        "sqrt",
+        "square",
+        "subtract",
+        "tan",
+        "tanh",
+        "true_divide",
+        "trunc",
+        "vecdot",
+        "vecmat",
+    ]
 )
 _NUMPY["numpy"] |= NUMPY_UFUNCS
 # ufunc pickles resolve a (module, name) pair; the call itself is fine, the target is checked.
@@ -109,9 +204,22 @@ _PANDAS = {
     "pandas.core.arrays.categorical": {"_unpickle_categorical", "Categorical"},
     "pandas._libs.arrays": {"__pyx_unpickle_NDArrayBacked"},
     "pandas.core.internals.managers": {"BlockManager", "SingleBlockManager"},
-    "pyarrow.lib": {"_restore_array", "type_for_alias", "py_buffer", "schema", "field", "table", "Table",
-                    "RecordBatch", "ChunkedArray", "DataType", "_reconstruct_table", "_reconstruct_record_batch",
-                    "chunked_array", "array"},
+    "pyarrow.lib": {
+        "_restore_array",
+        "type_for_alias",
+        "py_buffer",
+        "schema",
+        "field",
+        "table",
+        "Table",
+        "RecordBatch",
+        "ChunkedArray",
+        "DataType",
+        "_reconstruct_table",
+        "_reconstruct_record_batch",
+        "chunked_array",
+        "array",
+    },
 }
 
 _TORCH_DTYPES = [
@@ -497,10 +605,7 @@ EVALUATORS = {("builtins", "eval"), ("builtins", "exec"), ("builtins", "compile"
 
 
 def _module_match(module: str, entries: tuple[str, ...], qualified: str) -> bool:
-    for entry in entries:
-        if module == entry or module.startswith(entry + ".") or qualified == entry:
-            return True
-    return False
+    return any(module == entry or module.startswith(entry + ".") or qualified == entry for entry in entries)
 
 
 def classify(module: str, name: str, *, torchscript: bool = False) -> Verdict:

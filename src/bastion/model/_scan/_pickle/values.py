@@ -113,13 +113,9 @@ def render(value: Any, depth: int = 0) -> str:
     if isinstance(value, bytes):
         return f"<bytes of {len(value)}>"
     if isinstance(value, tuple):
-        return (
-            "(" + ", ".join(render(v, depth + 1) for v in value[:6]) + (", …" if len(value) > 6 else "") + ")"
-        )
+        return "(" + ", ".join(render(v, depth + 1) for v in value[:6]) + (", …" if len(value) > 6 else "") + ")"
     if isinstance(value, list):
-        return (
-            "[" + ", ".join(render(v, depth + 1) for v in value[:4]) + (", …" if len(value) > 4 else "") + "]"
-        )
+        return "[" + ", ".join(render(v, depth + 1) for v in value[:4]) + (", …" if len(value) > 4 else "") + "]"
     if isinstance(value, dict):
         return "{…}"
     if isinstance(value, Call):

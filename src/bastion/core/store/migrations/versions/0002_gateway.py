@@ -1,4 +1,4 @@
-"""Gateway: API keys (hashes only) and administrator accounts (Argon2 + encrypted TOTP seed).
+"""Gateway: API keys (hashes only), administrator accounts (Argon2 + encrypted TOTP seed), request log.
 
 Revision ID: 0002
 Revises: 0001
@@ -57,9 +57,29 @@ def upgrade() -> None:
         sa.Column("created_at", UTCDateTime, nullable=False),
         sa.PrimaryKeyConstraint("project", "username", name="pk_gateway_admins"),
     )
+    op.create_table(
+        "gateway_requests",
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), autoincrement=True, nullable=False),
+        sa.Column("project", sa.String(64), nullable=False),
+        sa.Column("ts", UTCDateTime, nullable=False),
+        sa.Column("actor", sa.String(256), nullable=False),
+        sa.Column("tenant", sa.String(64)),
+        sa.Column("route", sa.String(64), nullable=False),
+        sa.Column("status", sa.Integer, nullable=False),
+        sa.Column("decision", sa.String(32), nullable=False),
+        sa.Column("latency_ms", sa.Float, nullable=False),
+        sa.Column("data", sa.JSON, nullable=False),
+        sa.Column("anchor_seq", sa.BigInteger, nullable=False),
+        sa.PrimaryKeyConstraint("id", name="pk_gateway_requests"),
+    )
+    op.create_index("ix_gateway_requests_project_ts", "gateway_requests", ["project", "ts"])
+    op.create_index("ix_gateway_requests_anchor_seq", "gateway_requests", ["anchor_seq"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_gateway_requests_anchor_seq", table_name="gateway_requests")
+    op.drop_index("ix_gateway_requests_project_ts", table_name="gateway_requests")
+    op.drop_table("gateway_requests")
     op.drop_table("gateway_admins")
     op.drop_index("ix_gateway_api_keys_project_tenant", table_name="gateway_api_keys")
     op.drop_table("gateway_api_keys")

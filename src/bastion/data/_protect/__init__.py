@@ -1,0 +1,1 @@
+"""De-identification: operators, the tokenization vault, table policies, data minimization."""

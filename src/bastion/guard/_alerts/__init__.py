@@ -1,0 +1,1 @@
+"""Alert delivery: HMAC-signed webhooks and syslog, de-duplicated through the store."""

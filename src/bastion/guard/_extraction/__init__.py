@@ -1,0 +1,1 @@
+"""Model-extraction detection per client: PRADA distance test, query volume, off-distribution share."""

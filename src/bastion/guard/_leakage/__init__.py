@@ -1,0 +1,1 @@
+"""Output guards: PII/secret leakage, system-prompt and canary leakage, unsafe links, confidence limiting."""

@@ -1,0 +1,1 @@
+"""Adversarial and out-of-distribution input detection for classic models."""
