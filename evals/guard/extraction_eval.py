@@ -13,7 +13,10 @@ gets the victim's training inputs as its reference. Clients:
 * jacobian       Papernot et al. Jacobian-based augmentation: 30 seeds, then rounds of
                  x + lambda * sign(grad of a substitute model) on the victim's labels
 
-Run: .venv/bin/python evals/guard/extraction_eval.py [--json out.json]
+PRADA's delta is calibrated by the detector on the reference alone (simulated
+benign clients drawn from the training inputs), never on these clients.
+
+Run: .venv/bin/python evals/guard/extraction_eval.py --seed N [--json out.json]
 """
 
 from __future__ import annotations
@@ -84,6 +87,8 @@ def main() -> None:
     results["jacobian"] = run("jacobian", np.asarray(queries))
     attacks = ("random", "synthetic", "knockoff", "jacobian")
     results["all_attacks_flagged_within_500"] = all(results[a] is not None for a in attacks)
+    results["prada_delta"] = round(det.delta, 4)
+    results["prada_calibrated_low_w"] = det.calibrated_low_w and round(det.calibrated_low_w, 4)
     results["goal_met"] = results["all_attacks_flagged_within_500"] and results["benign_flagged"] == 0
     print(json.dumps(results, indent=2))
     if args.json:

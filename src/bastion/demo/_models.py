@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import io
 import pickle
-import struct
 import zipfile
 from pathlib import Path
+
+from bastion.model.scan import trojan_pickle
 
 MARKER_PAYLOAD = "open(__import__('tempfile').gettempdir() + '/bastion-demo-pwned', 'w').write('pwned')"
 
@@ -38,17 +39,11 @@ def write_benign_model(path: Path, *, seed: int = 0) -> None:
     joblib.dump(LogisticRegression(max_iter=200).fit(x, y), path)
 
 
-def malicious_pickle(payload: str = MARKER_PAYLOAD) -> bytes:
-    """A protocol-2 pickle that would call `builtins.exec(payload)` when loaded."""
-    code = payload.encode()
-    return b"\x80\x02cbuiltins\nexec\nq\x00X" + struct.pack("<I", len(code)) + code + b"q\x01\x85q\x02Rq\x03."
-
-
 def write_malicious_checkpoint(path: Path, archive: str = "merchant_embeddings") -> None:
     """A PyTorch zip checkpoint (no telling extension) whose data.pkl runs code on load."""
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_STORED) as zf:
-        zf.writestr(f"{archive}/data.pkl", malicious_pickle())
+        zf.writestr(f"{archive}/data.pkl", trojan_pickle(MARKER_PAYLOAD))
         zf.writestr(f"{archive}/byteorder", "little")
         zf.writestr(f"{archive}/data/0", bytes(256))
         zf.writestr(f"{archive}/version", "3\n")

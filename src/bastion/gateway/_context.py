@@ -202,7 +202,12 @@ class Gateway:
         if scheme.lower() != "bearer" or not token:
             raise AuthError("missing bearer credentials")
         if token.startswith("bst_"):
-            record = await asyncio.get_running_loop().run_in_executor(self.executor, self.keys.authenticate, token)
+            hit = self.keys.cached(token)
+            if hit is False:  # not cached: the lookup touches the database, so off the event loop
+                loop = asyncio.get_running_loop()
+                record = await loop.run_in_executor(self.executor, self.keys.authenticate, token)
+            else:
+                record = hit
             if record is None:
                 raise AuthError("invalid api key")
             return record.principal()

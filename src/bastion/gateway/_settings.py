@@ -44,6 +44,7 @@ class GuardConfig(_Strict):
     timeout_ms: float = Field(default=200.0, gt=0, le=60_000)
     directions: list[Literal["input", "output"]] | None = None
     threshold: float = Field(default=0.5, ge=0.0, le=1.0)
+    inline: bool | None = Field(default=None, description="Run on the event loop; None = the guard's own choice")
     options: dict[str, Any] = Field(default_factory=dict)
 
 

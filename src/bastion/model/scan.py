@@ -35,6 +35,7 @@ __all__ = [
     "scan_bytes",
     "scan_file",
     "scan_path",
+    "trojan_pickle",
     "write_demo_models",
 ]
 
@@ -125,3 +126,10 @@ def write_demo_models(folder: str | os.PathLike[str]) -> tuple[Path, Path]:
     from bastion.model._scan.demo import write_demo_models as _write
 
     return _write(Path(folder))
+
+
+def trojan_pickle(code: str) -> bytes:
+    """A hand-built pickle that would call `builtins.exec(code)` if loaded: test and demo material."""
+    from bastion.model._scan.demo import trojan_pickle as _trojan
+
+    return _trojan(code)

@@ -20,7 +20,7 @@ import zlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from sqlalchemy import select, update
 
@@ -322,6 +322,21 @@ class KeyStore:
         with self._lock:
             self._touched[record.id] = utcnow()
         return record
+
+    def cached(self, plain: str) -> KeyRecord | Literal[False] | None:
+        """The answer `authenticate` would give, if the cache holds it; False when it does not."""
+        if not well_formed(plain):
+            return None
+        digest = key_hash(plain)
+        with self._lock:
+            hit = self._cache.get(digest)
+            if hit is None or time.monotonic() - hit[0] >= self.cache_s:
+                return False
+            record = hit[1]
+            if record is None or not record.active():
+                return None
+            self._touched[record.id] = utcnow()
+            return record
 
     def flush_last_used(self) -> int:
         """Write the batched last-used times (bookkeeping, not a state change worth an event)."""

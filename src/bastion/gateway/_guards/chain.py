@@ -1,9 +1,12 @@
 """An ordered chain of guards per route/model: actions, fail-open/closed, time budgets.
 
 A guard only judges (see `bastion.core.plugins.Guard`); the chain decides what
-its verdict does. Sync guards run on a dedicated thread pool so a time budget
-can be enforced without blocking the event loop; a guard that overruns is
-abandoned (its thread finishes in the background) and treated per `on_error`.
+its verdict does. Guards run on a dedicated thread pool so a time budget can be
+enforced without blocking the event loop; a guard that overruns is abandoned
+(its thread finishes in the background) and treated per `on_error`. Guards
+that declare `inline_safe = True` (sub-millisecond, like the PII guard) run on
+the event loop instead, because the thread hop costs more than they do; their
+budget is checked when they return, and a late verdict counts as a timeout.
 """
 
 from __future__ import annotations
@@ -88,6 +91,7 @@ class _Link:
     cfg: GuardConfig
     guard: Guard
     directions: frozenset[str]
+    inline: bool = False
 
 
 class GuardChain:
@@ -96,7 +100,8 @@ class GuardChain:
         for cfg in configs:
             guard = build_guard(cfg)
             dirs = frozenset(cfg.directions) if cfg.directions else frozenset(guard.directions)
-            self.links.append(_Link(cfg, guard, dirs & frozenset(guard.directions)))
+            inline = cfg.inline if cfg.inline is not None else bool(getattr(guard, "inline_safe", False))
+            self.links.append(_Link(cfg, guard, dirs & frozenset(guard.directions), inline))
         self.budget_ms = budget_ms
         self._executor = executor
         for link in self.links:  # load models/compile patterns now, not inside the first request's budget
@@ -138,8 +143,13 @@ class GuardChain:
             try:
                 if timeout <= 0:
                     raise TimeoutError
-                fut = loop.run_in_executor(self._executor, link.guard.check, item)
-                verdict = await asyncio.wait_for(fut, timeout)
+                if link.inline:  # sub-millisecond guards: a thread hop would cost more than the check
+                    verdict = link.guard.check(item)
+                    if time.perf_counter() - t0 > timeout:
+                        raise TimeoutError  # late verdicts count as timeouts, as they would on the pool
+                else:
+                    fut = loop.run_in_executor(self._executor, link.guard.check, item)
+                    verdict = await asyncio.wait_for(fut, timeout)
                 if not isinstance(verdict, GuardVerdict):
                     raise TypeError("guard returned no GuardVerdict")
             except TimeoutError:
