@@ -43,6 +43,8 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
+import guard_benign_data  # noqa: E402
+
 from bastion.guard._injection import classifier, heuristics  # noqa: E402
 from bastion.guard._injection.detector import windows  # noqa: E402
 from bastion.guard._injection.features import featurize  # noqa: E402
@@ -341,15 +343,17 @@ def generated(rng: random.Random, docs: list[str], n: int) -> tuple[list[str], l
 
 
 def to_rows(texts: list[str]) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Feature rows of every window and decoded variant, exactly as the detector cuts them."""
     rows = []
     for t in texts:
         norm = normalize(t)
         flags = [f"f:{f}" for f in norm.flags]
-        for win in windows(norm.text)[:6]:
+        for win in windows(norm.text, WINDOW, STRIDE)[:16]:
             rows.append(featurize(win, [f"h:{h}" for h in heuristics.hits(win)] + flags, BITS))
         for var in norm.variants[:2]:
-            rows.append(featurize(var[:2048], [f"h:{h}" for h in heuristics.hits(var)] + [*flags, "f:decoded_variant"],
-                                  BITS))  # fmt: skip
+            for win in windows(var, WINDOW, STRIDE)[:2]:
+                rows.append(featurize(win, [f"h:{h}" for h in heuristics.hits(win)] + [*flags, "f:decoded_variant"],
+                                      BITS))  # fmt: skip
     return rows
 
 
@@ -363,6 +367,7 @@ def matrix(rows: list[tuple[np.ndarray, np.ndarray]]):  # type: ignore[no-untype
 
 
 BITS = 18
+WINDOW, STRIDE = 1024, 512  # shorter than the first model's 2048/1536: an injected paragraph is less diluted
 
 
 def main() -> None:
@@ -371,6 +376,9 @@ def main() -> None:
     ap.add_argument("--out", default=str(classifier.MODEL_DIR))
     ap.add_argument("--generated", type=int, default=2500, help="generated examples per kind")
     ap.add_argument("--C", type=float, default=4.0)
+    ap.add_argument("--extra", type=int, default=3000, help="texts per extra benign source (man pages, fortunes)")
+    ap.add_argument("--no-mil", action="store_true", help="skip the multiple-instance refit")
+    ap.add_argument("--no-extra-benign", action="store_true", help="train without scripts/guard_benign_data.py")
     ap.add_argument("--dump", help="also write the training texts (JSONL) here, for the eval's leakage check")
     args = ap.parse_args()
     from sklearn.linear_model import LogisticRegression
@@ -392,21 +400,44 @@ def main() -> None:
     gp, gn = generated(rng, docs, args.generated)
     pos += gp
     neg += gn
+    if not args.no_extra_benign:
+        man = guard_benign_data.man_pages(rng, args.extra)
+        fort = guard_benign_data.fortunes(rng, args.extra)
+        code = guard_benign_data.stdlib_code(rng, args.extra // 3)
+        gen_b = guard_benign_data.generated_benign(rng, args.generated // 2, man + fort)
+        print(f"extra benign: man={len(man)} fortunes={len(fort)} code={len(code)} generated={len(gen_b)}")
+        neg += man + fort + code + gen_b
     neg += [d[: rng.randint(300, 3000)] for d in docs]
     labelled = [(t, 1) for t in pos] + [(t, 0) for t in neg]
     rng.shuffle(labelled)
     split = int(len(labelled) * 0.85)
     train, valid = labelled[:split], labelled[split:]
     t0 = time.time()
-    xtr_rows, ytr = [], []
-    for t, y in train:
+    xtr_rows, ytr, group = [], [], []
+    for gi, (t, y) in enumerate(train):
         r = to_rows([t])
         xtr_rows += r
         ytr += [y] * len(r)
+        group += [gi] * len(r)
     xtr = matrix(xtr_rows)
+    yv, gv = np.asarray(ytr), np.asarray(group)
     print(f"featurised {xtr.shape[0]} training windows in {time.time() - t0:.1f}s")
     clf = LogisticRegression(C=args.C, max_iter=2000, class_weight="balanced", solver="liblinear")
-    clf.fit(xtr, np.asarray(ytr))
+    clf.fit(xtr, yv)
+    if not args.no_mil:
+        # Multiple-instance refit: a poisoned document is positive, but most of its windows are plain benign
+        # text. Keep every window of benign texts and only the highest-scoring window of each positive one,
+        # so the model is not taught that benign prose around an injection is itself an attack.
+        dec = clf.decision_function(xtr)
+        keep = yv == 0
+        best: dict[int, int] = {}
+        for i in np.flatnonzero(yv == 1):
+            if gv[i] not in best or dec[i] > dec[best[gv[i]]]:
+                best[int(gv[i])] = int(i)
+        keep[list(best.values())] = True
+        print(f"multiple-instance refit on {int(keep.sum())} of {xtr.shape[0]} windows")
+        clf = LogisticRegression(C=args.C, max_iter=2000, class_weight="balanced", solver="liblinear")
+        clf.fit(xtr[keep], yv[keep])
     weights = clf.coef_[0].astype(np.float32)
     bias = float(clf.intercept_[0])
     model = classifier.LinearModel(weights.astype(np.float16).astype(np.float32), bias, BITS, 0.5)
@@ -415,6 +446,7 @@ def main() -> None:
 
     det = InjectionDetector.__new__(InjectionDetector)
     det.model, det.threshold, det.indirect_threshold = model, 0.5, 0.5
+    det.window, det.stride = WINDOW, STRIDE
     det.max_chars, det.budget_ms, det.fail_closed = 512_000, None, True
     vs = np.asarray([det.score(t).score for t, _ in valid])
     vy = np.asarray([y for _, y in valid])
@@ -427,10 +459,16 @@ def main() -> None:
         "trained_at": time.strftime("%Y-%m-%d"),
         "seed": SEED,
         "C": args.C,
+        "window": [WINDOW, STRIDE],
+        "multiple_instance": not args.no_mil,
         "sources": {
             "pyrit": "PyRIT 1.1.0 (MIT): jailbreak templates, psfuzz/system-prompt-extraction seeds, benign tasks",
             "stdlib": "CPython standard-library docstrings (PSF licence): benign documents",
             "generated": f"scripts/train_guard_injection.py generator, seed {SEED}",
+            "man": "Debian manual pages (/usr/share/man, each under its package's licence): benign documentation",
+            "fortunes": "Debian fortunes/fortunes-min (BSD-style): quotations, dialogue, verse",
+            "stdlib_code": "CPython standard-library sources (PSF licence): benign code",
+            "generated_benign": "scripts/guard_benign_data.py generator: dialogue, chats, how-tos, trigger words",
         },
         "counts": {"positives": len(pos), "negatives": len(neg), "train_windows": int(xtr.shape[0])},
         "validation": {"threshold_at_1pct_fpr": thr, "recall_at_1pct_fpr": recall},

