@@ -32,9 +32,7 @@ class ScanSettings(BaseModel):
     max_file_size: int = Field(default=4 * 1024**3, ge=1)
     timeout_per_file: float = Field(default=60.0, gt=0)
     follow_symlinks: bool = False
-    exclude: list[str] = Field(
-        default_factory=lambda: [".git", ".bastion", "__pycache__", ".venv", "node_modules"]
-    )
+    exclude: list[str] = Field(default_factory=lambda: [".git", ".bastion", "__pycache__", ".venv", "node_modules"])
     scanners: list[str] | None = None
 
 

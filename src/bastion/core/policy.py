@@ -151,15 +151,11 @@ class Policy(BaseModel):
         failing: list[Finding] = []
         over_threshold: dict[str, int] = {}
         for finding in findings:
-            allow = next(
-                (r for r in self.rules if r.effect == "allow" and r.match.finding_matches(finding)), None
-            )
+            allow = next((r for r in self.rules if r.effect == "allow" and r.match.finding_matches(finding)), None)
             if allow is not None:
                 waived.append({"fingerprint": finding.fingerprint, "rule": allow.id})
                 continue
-            deny = next(
-                (r for r in self.rules if r.effect == "deny" and r.match.finding_matches(finding)), None
-            )
+            deny = next((r for r in self.rules if r.effect == "deny" and r.match.finding_matches(finding)), None)
             if deny is not None:
                 failing.append(finding)
                 reasons.append(f"{deny.id}: {finding.rule_id} in {finding.asset_uri} ({deny.reason})")
