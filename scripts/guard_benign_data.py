@@ -106,8 +106,10 @@ def stdlib_code(rng: random.Random, limit: int = 1500) -> list[str]:
 
 # -- generator ------------------------------------------------------------------------------------
 
-PEOPLE = ["Nadia", "Oscar", "Grandpa Joe", "Ms. Turner", "Kwame", "Isabel", "the landlord", "Rafael", "Hannah",
-          "Uncle Viktor", "the nurse", "Chen", "Beatrix", "the sergeant", "Marguerite", "Tobias", "Aiko", "Lars"]  # fmt: skip
+PEOPLE = [
+    "Nadia", "Oscar", "Grandpa Joe", "Ms. Turner", "Kwame", "Isabel", "the landlord", "Rafael", "Hannah",
+    "Uncle Viktor", "the nurse", "Chen", "Beatrix", "the sergeant", "Marguerite", "Tobias", "Aiko", "Lars",
+]  # fmt: skip
 VERBS_SAID = ["said", "murmured", "snapped", "laughed", "sighed", "insisted", "protested", "admitted", "declared"]
 SPOKEN = [
     "You needn't look at me like that.", "Come in, you must be frozen.", "You were always the clever one.",
@@ -152,7 +154,7 @@ CHAT_AGENT = [
     "Could you send me a screenshot of the error you are seeing?",
 ]  # fmt: skip
 HOWTO = [
-    "Preheat the oven to {d} degrees. You'll want to grease the tin first, and ignore recipes that tell you to skip it.",
+    "Preheat the oven to {d} degrees. You'll want to grease the tin first; ignore recipes that say to skip it.",
     "Before you start, switch off the power at the breaker. You must never work on a live circuit.",
     "To assemble the shelf, attach panel A to panel B using the short screws. Don't overtighten them.",
     "New hires: you can skip the second module of the onboarding course if you already completed it last year.",

@@ -42,6 +42,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(ROOT / "scripts"))
 
 import guard_benign_data  # noqa: E402
 
@@ -446,7 +447,7 @@ def main() -> None:
 
     det = InjectionDetector.__new__(InjectionDetector)
     det.model, det.threshold, det.indirect_threshold = model, 0.5, 0.5
-    det.window, det.stride = WINDOW, STRIDE
+    det.window, det.stride, det.segment_scoring = WINDOW, STRIDE, True
     det.max_chars, det.budget_ms, det.fail_closed = 512_000, None, True
     vs = np.asarray([det.score(t).score for t, _ in valid])
     vy = np.asarray([y for _, y in valid])

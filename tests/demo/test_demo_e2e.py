@@ -38,9 +38,11 @@ def test_demo_runs_the_lifecycle_and_the_audit_log_catches_tampering(tmp_path: P
     proc = bastion(["demo", "--dir", "bank"], tmp_path, demo_env)
     assert proc.returncode == 0, proc.stderr[-2000:]
     out = proc.stdout
-    for step in ("1. Discover", "2. Scan", "3. Protect", "4. Sign, approve, gate", "6. Retire", "7. Audit"):
+    for step in ("1. Discover", "2. Scan", "3. Protect", "4. Sign, approve, gate", "5. Serve", "7. Retire", "8. Audit"):
         assert step in out
     assert "the gate now blocks" in out and "now unrecoverable" in out and "intact." in out
+    assert "REDACTED_EMAIL_ADDRESS" in out and "the caller got the real values back: True" in out
+    assert "A prompt-injection attempt: HTTP 4" in out and "Another bank's key: HTTP 404" in out
 
     reports = tmp_path / "bank" / "reports"
     report = json.loads((reports / "report.json").read_text())

@@ -113,3 +113,31 @@ def test_feature_squeezing() -> None:
     bad = fs.check(gi(np.full((8, 8), np.nan)))
     assert not bad.allowed
     assert not fs.check(gi(np.zeros((3, 4)))).allowed
+
+
+def test_prada_delta_calibrated_on_reference_keeps_natural_clients_clean() -> None:
+    rng = np.random.default_rng(3)
+    ref = rng.normal(size=(1500, 8)) @ rng.normal(size=(8, 8))  # correlated, like real tabular data
+    det = ExtractionDetector(reference=ref, calibration_clients=20)
+    assert det.calibrated_low_w is not None and 0.5 <= det.delta <= 0.85
+    assert det.delta <= det.calibrated_low_w  # margin below the lowest W' a simulated natural client reached
+    for c in range(3):
+        sample = ref[rng.choice(len(ref), 300, replace=False)]
+        for row in sample:
+            res = det.observe(f"natural-{c}", row)
+        assert not res["flagged"], res
+    # Jacobian-style augmentation still fails the (loosened) normality test.
+    seeds = ref[:10]
+    batches = [seeds]
+    for _ in range(15):
+        batches.append(batches[-1] + 0.05 * np.sign(rng.normal(size=batches[-1].shape)))
+    for batch in batches:
+        for r in batch:
+            res = det.observe("jbda", r)
+    assert "prada" in res["reasons"]
+
+
+def test_prada_explicit_delta_and_small_reference_are_not_calibrated() -> None:
+    assert ExtractionDetector(reference=REF[:1000], delta=0.9).delta == 0.9
+    small = ExtractionDetector(reference=REF[:120])
+    assert small.delta == 0.85 and small.calibrated_low_w is None

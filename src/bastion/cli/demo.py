@@ -38,7 +38,7 @@ def register(app: typer.Typer) -> None:
         settings = state.settings
         root = dest.resolve()
         console.rule("[bold]Bastion demo: fraud detection at Example Bank")
-        console.print(
+        say(
             Text(
                 "A bank's data-science team built a fraud model. Their project folder holds customer\n"
                 "transactions, a training notebook, configs, a system prompt and two model files,\n"
@@ -69,7 +69,7 @@ def register(app: typer.Typer) -> None:
         )
         if result.rescan is not None:
             sev = result.rescan.summary["by_severity"]
-            console.print(
+            say(
                 Text(
                     f"   Rescan of data/: {result.rescan.summary['total']} findings "
                     f"(critical {sev['critical']}, high {sev['high']}); decision: "
@@ -91,11 +91,22 @@ def register(app: typer.Typer) -> None:
         for reason in supply.reasons_after[:4]:
             say(Text(f"   - {reason}"))
 
-        _step("5. Document", f"   CycloneDX 1.6 AI-BOM: {result.bom}")
+        gw = result.gateway
+        _step(
+            "5. Serve behind the guarded gateway (OpenAI-compatible, in-process for the demo)",
+            f"   A prompt with a customer's e-mail and IBAN: the model saw {gw['upstream_saw']!r};\n"
+            f"   the caller got the real values back: {gw['caller_got_restored_answer']}.\n"
+            f"   A prompt-injection attempt: HTTP {gw['injection_status']}. Another bank's key: "
+            f"HTTP {gw['other_tenant_status']}.\n"
+            f"   Over the rate limit: HTTP {gw['statuses_under_limit'][-1]}. "
+            f"{gw['requests_logged']} requests logged; request log intact: {gw['request_log_intact']}.",
+        )
+
+        _step("6. Document", f"   CycloneDX 1.6 AI-BOM: {result.bom}")
 
         retire = result.retire
         _step(
-            "6. Retire: crypto-shred the table's key",
+            "7. Retire: crypto-shred the table's key",
             f"   {retire['data_keys_destroyed']} data key(s) and {retire['vault_entries_destroyed']} vault entries "
             "destroyed; the encrypted table is "
             + ("STILL readable (unexpected)." if retire["recoverable"] else "now unrecoverable."),
@@ -103,7 +114,7 @@ def register(app: typer.Typer) -> None:
 
         audit = result.audit
         _step(
-            "7. Audit",
+            "8. Audit",
             f"   {audit.events_checked} events in the hash chain, {audit.checkpoints_checked} signed checkpoints: "
             + ("intact." if audit.ok else "TAMPERED."),
         )

@@ -1,7 +1,7 @@
 """The flagship scenario: a bank's fraud-detection project, end to end.
 
 `run_demo` generates the sample project and walks it through every capability
-Bastion has: scan, protect, rescan, sign and gate, document (AI-BOM), retire
+Bastion has: scan, protect, rescan, sign and gate, serve behind the guarded gateway, document (AI-BOM), retire
 (crypto-shred), and a final audit verification. The CLI only narrates the result.
 """
 
@@ -28,6 +28,7 @@ class DemoResult:
     protect: dict[str, Any] = field(default_factory=dict)
     rescan: ScanReport | None = None
     supply: Any = None
+    gateway: dict[str, Any] = field(default_factory=dict)
     bom: Path | None = None
     retire: dict[str, Any] = field(default_factory=dict)
     audit: Any = None
@@ -54,6 +55,7 @@ def run_demo(
     result.protect = _steps.protect_transactions(dest, keys, key_id)
     result.rescan = run_scan(dest / "data", store, policy, ScanOptions(project=DEMO_PROJECT, actor=actor), progress)
     result.supply = _steps.release_model(dest, store, DEMO_PROJECT)
+    result.gateway = _steps.serve(store, DEMO_PROJECT)
     result.bom = _steps.write_bom(dest, report.assets)
     result.retire = _steps.retire(dest, keys, key_id, Path(result.protect["encrypted_path"]))
     result.audit = store.audit.verify()

@@ -81,6 +81,13 @@ def release_model(root: Path, store: Store, project: str) -> Any:
     return run_supply_demo(root / "release", store, project=project, model=release)
 
 
+def serve(store: Store, project: str) -> dict[str, Any]:
+    """Put the fraud assistant behind the gateway, in-process, and send it real traffic."""
+    from bastion.gateway import demo_gateway
+
+    return demo_gateway(store, project)
+
+
 def write_bom(root: Path, assets: list[Any]) -> Path:
     import json
 

@@ -16,7 +16,7 @@ one audit event in the store's hash chain.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from bastion.gateway._app import build_app
 from bastion.gateway._audit import request_log
@@ -69,6 +69,7 @@ __all__ = [
     "StreamRestorer",
     "admin_store",
     "create_app",
+    "demo_gateway",
     "key_store",
     "load_gateway_settings",
     "request_log",
@@ -77,6 +78,13 @@ __all__ = [
     "verify_request_log",
     "well_formed",
 ]
+
+
+def demo_gateway(store: Store, project: str = "demo") -> dict[str, Any]:
+    """The gateway scene of the flagship demo, in-process; returns a value-free summary."""
+    from bastion.gateway._demo import demo_gateway as run
+
+    return run(store, project)
 
 
 def create_app(

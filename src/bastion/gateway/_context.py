@@ -342,7 +342,8 @@ async def read_json(request: Request, gw: Gateway) -> dict[str, Any]:
             chunks.append(chunk)
 
     try:
-        await asyncio.wait_for(consume(), max(0.001, deadline - time.monotonic()))
+        async with asyncio.timeout(max(0.001, deadline - time.monotonic())):  # no extra task per request
+            await consume()
     except TimeoutError:
         raise ApiError(408, "request body not received in time") from None
     except ClientDisconnect:

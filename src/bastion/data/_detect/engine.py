@@ -35,6 +35,12 @@ NEGATIVE_CONTEXT = ("example", "sample", "dummy", "placeholder", "fake", "test k
 _NEGATIVE = re.compile(r"(?:^|[\s(\[,;])(" + "|".join(NEGATIVE_CONTEXT) + r")(?:[\s:=,]|$)")
 
 
+# An entity as a plain tuple, in `Entity` field order: (entity_type, start, end, score,
+# explanation, kind, recognizer, value). Bulk paths (tables) keep hits in this form and
+# build `Entity` objects only for what they report.
+RawHit = tuple[str, int, int, float, str, Any, str, str]
+
+
 class PatternError(ValueError):
     """A pattern that the engine cannot compile (a syntax error or a backtracking-only feature)."""
 
@@ -188,21 +194,124 @@ def shannon_entropy(value: str) -> float:
 
 
 class _Offsets:
-    """Maps UTF-8 byte offsets back to character offsets, lazily and only for hits."""
+    """Maps UTF-8 byte offsets back to character offsets, lazily and only for hits.
+
+    Hits come pattern by pattern in ascending order, so the mapping walks forward
+    from the previous hit (one decode of the gap) instead of re-decoding the
+    prefix each time; a backward jump (the next pattern) restarts from the nearest
+    cached point. That keeps a megabyte of non-ASCII text with thousands of hits
+    linear instead of quadratic.
+    """
+
+    __slots__ = ("_cache", "_last_b", "_last_c", "data", "identity")
 
     def __init__(self, text: str, data: bytes) -> None:
         self.identity = len(text) == len(data)
         self.data = data
-        self._cache: dict[int, int] = {}
+        self._cache: dict[int, int] = {0: 0}
+        self._last_b = 0
+        self._last_c = 0
 
     def char(self, byte_off: int) -> int:
         if self.identity:
             return byte_off
         got = self._cache.get(byte_off)
         if got is None:
-            got = len(self.data[:byte_off].decode("utf-8", "surrogatepass"))
+            if byte_off < self._last_b:
+                self._last_b, self._last_c = 0, 0
+            got = self._last_c + len(self.data[self._last_b : byte_off].decode("utf-8", "surrogatepass"))
             self._cache[byte_off] = got
+            self._last_b, self._last_c = byte_off, got
         return got
+
+
+class _Plan:
+    """Everything `find` needs about one pattern, resolved once at construction.
+
+    Why: the per-hit path runs thousands of times per megabyte, so attribute
+    look-ups, registry look-ups and "can this pattern ever reach the threshold?"
+    are answered here instead of per hit.
+    """
+
+    __slots__ = (
+        "best",
+        "context",
+        "context_score",
+        "entropy",
+        "etype",
+        "grouped",
+        "invalid_score",
+        "kind",
+        "name",
+        "needs_window",
+        "pattern",
+        "scan",
+        "score",
+        "url",
+        "validator",
+        "validator_name",
+    )  # fmt: skip
+
+    def __init__(self, pattern: Pattern, regex: Any) -> None:
+        self.pattern = pattern
+        self.name = pattern.name
+        self.etype = pattern.entity_type
+        self.kind = pattern.kind
+        self.score = pattern.score
+        self.invalid_score = pattern.invalid_score
+        self.validator_name = pattern.validator
+        self.validator = VALIDATORS[pattern.validator] if pattern.validator is not None else None
+        self.entropy = pattern.entropy
+        self.context = pattern.context if pattern.context_score is not None else ()
+        self.context_score = pattern.context_score if pattern.context_score is not None else -1.0
+        self.needs_window = bool(pattern.context) or pattern.kind == "pii"
+        self.url = pattern.entity_type == "URL"
+        # the highest score any hit of this pattern can get: a pattern below the caller's
+        # threshold even with its context word is not run at all
+        self.best = max(pattern.score, self.context_score, pattern.invalid_score or 0.0)
+        self.grouped = regex.groups > 0
+        self.scan = _span_scanner(regex, self.grouped)
+
+
+def _span_scanner(regex: Any, grouped: bool) -> Any:
+    """A function `bytes -> list of (start, end)` for the value span of every match.
+
+    google-re2's `finditer` builds a Python match object (and decodes offsets) per
+    hit; its compiled `_regexp.Match` returns the spans directly, which halves the
+    per-hit cost. The public API is the fallback when that internal is missing.
+    """
+    raw = getattr(regex, "_regexp", None)
+    if raw is not None and hasattr(raw, "Match"):
+        try:
+            import re2
+
+            unanchored = re2._Anchor.UNANCHORED
+        except (ImportError, AttributeError):  # pragma: no cover - a different re2 build
+            raw = None
+    if raw is not None:
+        match = raw.Match
+        idx = 1 if grouped else 0
+
+        def scan_re2(data: bytes) -> list[tuple[int, int]]:
+            out: list[tuple[int, int]] = []
+            pos, n = 0, len(data)
+            while pos <= n:
+                spans = match(unanchored, data, pos, n)
+                whole_end = spans[0][1]
+                if whole_end < 0:
+                    break
+                out.append(spans[idx])
+                pos = whole_end + 1 if whole_end == spans[0][0] else whole_end
+            return out
+
+        return scan_re2
+
+    def scan_generic(data: bytes) -> list[tuple[int, int]]:
+        if grouped:
+            return [m.span(1) for m in regex.finditer(data)]
+        return [m.span() for m in regex.finditer(data)]
+
+    return scan_generic
 
 
 class Engine:
@@ -229,6 +338,7 @@ class Engine:
                 raise PatternError(f"pattern {p.name!r}: unknown validator {p.validator!r}")
         self._regexes = [_compile(p, backend) for p in self.patterns]
         self._groups = [rx.groups for rx in self._regexes]
+        self._plans = [_Plan(p, rx) for p, rx in zip(self.patterns, self._regexes, strict=True)]
         prefilter: _Prefilter
         if backend == "hyperscan":
             prefilter = _HyperscanPrefilter(self.patterns)
@@ -246,80 +356,100 @@ class Engine:
 
     def find(self, text: str, *, min_score: float = 0.0) -> list[Entity]:
         data = text.encode("utf-8", "surrogatepass")
+        return [Entity(*h) for h in self.hits(text, data, min_score=min_score)]
+
+    def hits(
+        self, text: str, data: bytes, *, min_score: float = 0.0, cells: Sequence[int] | None = None
+    ) -> list[RawHit]:
+        """Unresolved hits as plain tuples in `Entity` field order (see `RawHit`).
+
+        `data` must be `text` as UTF-8 (callers that already hold the bytes, such as
+        the column scanner, skip a second encode). `cells`, sorted character offsets
+        where independent cells start, fences the context window of each hit inside
+        its own cell, so a joined column scores every cell exactly as if it were
+        detected alone.
+        """
         ids = self.candidates(data)
         if not ids:
             return []
         offsets = _Offsets(text, data)
-        lower: list[str | None] = [None]
-        out: list[Entity] = []
+        identity = offsets.identity
+        char = offsets.char
+        judge = self._judge
+        out: list[RawHit] = []
+        append = out.append
+        plans = self._plans
         for pid in ids:
-            pattern = self.patterns[pid]
-            rx = self._regexes[pid]
-            grouped = self._groups[pid] > 0
-            for m in rx.finditer(data):
-                bs, be = m.span(1) if grouped else m.span()
+            plan = plans[pid]
+            if plan.best < min_score:
+                continue
+            for bs, be in plan.scan(data):
                 if bs < 0 or be <= bs:
                     continue
-                ent = self._judge(pattern, text, offsets, bs, be, lower)
-                if ent is not None and ent.score >= min_score:
-                    out.append(ent)
+                if not identity:
+                    bs, be = char(bs), char(be)
+                if cells is None:
+                    hit = judge(plan, text, bs, be, min_score, 0, len(text))
+                else:
+                    i = bisect.bisect_right(cells, bs) - 1
+                    lo = cells[i] if i >= 0 else 0
+                    hi = cells[i + 1] if i + 1 < len(cells) else len(text)
+                    hit = judge(plan, text, bs, be, min_score, lo, hi)
+                if hit is not None:
+                    append(hit)
         return out
 
     def _judge(
-        self, p: Pattern, text: str, offsets: _Offsets, bs: int, be: int, lower: list[str | None]
-    ) -> Entity | None:
-        start, end = offsets.char(bs), offsets.char(be)
+        self, plan: _Plan, text: str, start: int, end: int, min_score: float, floor: int, ceil: int
+    ) -> RawHit | None:
         value = text[start:end]
-        if p.entity_type == "URL":
+        if plan.url:
             trimmed = value.rstrip(".,;:!?)]}'\"")
             end -= len(value) - len(trimmed)
             value = trimmed
         if value in self.allow:
             return None
-        why = [f"pattern={p.name}"]
-        score = p.score
-        if p.validator is not None:
-            if VALIDATORS[p.validator](value):
-                why.append(f"validator={p.validator}:ok")
-            elif p.invalid_score is not None:
-                score = p.invalid_score
-                why.append(f"validator={p.validator}:failed")
+        score = plan.score
+        vnote = ""
+        if plan.validator is not None:
+            if plan.validator(value):
+                vnote = f"validator={plan.validator_name}:ok"
+            elif plan.invalid_score is not None:
+                score = plan.invalid_score
+                vnote = f"validator={plan.validator_name}:failed"
             else:
                 return None
-        if p.entropy is not None:
+        enote = ""
+        if plan.entropy is not None:
             h = shannon_entropy(value)
-            if h < p.entropy:
+            if h < plan.entropy:
                 return None
-            why.append(f"entropy={h:.2f}")
-        if p.context or p.kind == "pii":
-            if lower[0] is None:
-                lower[0] = text.lower() if len(text) <= 1 << 20 else None
-            window = (
-                lower[0][max(0, start - CONTEXT_BEFORE) : end + CONTEXT_AFTER]
-                if lower[0] is not None
-                else text[max(0, start - CONTEXT_BEFORE) : end + CONTEXT_AFTER].lower()
-            )
-            before = window[: start - max(0, start - CONTEXT_BEFORE)]
-            if p.context and p.context_score is not None:
-                hit = next((w for w in p.context if w in window), None)
-                if hit is not None and p.context_score > score:
-                    score = p.context_score
-                    why.append(f"context=+{hit!r}")
-            negm = _NEGATIVE.search(before[-32:]) if before else None
-            neg = negm.group(1) if negm else None
-            if neg is not None:
-                score = max(0.0, score - 0.35)
-                why.append(f"context=-{neg!r}")
-        return Entity(
-            entity_type=p.entity_type,
-            start=start,
-            end=end,
-            score=round(min(score, 1.0), 4),
-            explanation="; ".join(why),
-            kind=p.kind,
-            recognizer=p.name,
-            value=value,
-        )
+            enote = f"entropy={h:.2f}"
+        cnote = ""
+        nnote = ""
+        if plan.needs_window:
+            lo = start - CONTEXT_BEFORE if start - CONTEXT_BEFORE > floor else floor
+            hi = end + CONTEXT_AFTER if end + CONTEXT_AFTER < ceil else ceil
+            window = text[lo:hi].lower()
+            if plan.context_score > score:
+                for w in plan.context:
+                    if w in window:
+                        score = plan.context_score
+                        cnote = f"context=+{w!r}"
+                        break
+            cut = start - lo
+            if cut:
+                negm = _NEGATIVE.search(window[cut - 32 if cut > 32 else 0 : cut])
+                if negm is not None:
+                    score = max(0.0, score - 0.35)
+                    nnote = f"context=-{negm.group(1)!r}"
+        if score < min_score:
+            return None
+        why = f"pattern={plan.name}"
+        for note in (vnote, enote, cnote, nnote):
+            if note:
+                why += "; " + note
+        return (plan.etype, start, end, round(min(score, 1.0), 4), why, plan.kind, plan.name, value)
 
 
 def resolve_overlaps(entities: list[Entity]) -> list[Entity]:
@@ -340,4 +470,26 @@ def resolve_overlaps(entities: list[Entity]) -> list[Entity]:
         ends.insert(i, e.end)
         kept.append(e)
     kept.sort(key=lambda e: (e.start, e.end))
+    return kept
+
+
+def resolve_overlaps_raw(hits: list[RawHit]) -> list[RawHit]:
+    """`resolve_overlaps` for `RawHit` tuples (same ranking, same result)."""
+    if len(hits) < 2:
+        return hits
+    ranked = sorted(hits, key=lambda h: (-h[3], -(h[2] - h[1]), h[1]))
+    starts: list[int] = []
+    ends: list[int] = []
+    kept: list[RawHit] = []
+    for h in ranked:
+        s, e = h[1], h[2]
+        i = bisect.bisect_right(starts, s)
+        if i > 0 and ends[i - 1] > s:
+            continue
+        if i < len(starts) and starts[i] < e:
+            continue
+        starts.insert(i, s)
+        ends.insert(i, e)
+        kept.append(h)
+    kept.sort(key=lambda h: (h[1], h[2]))
     return kept

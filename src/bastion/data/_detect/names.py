@@ -11,13 +11,21 @@ recall floor, not an NER model: its recall is reported separately by the eval.
 
 from __future__ import annotations
 
+import bisect
 import gzip
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 
 from bastion.data._detect.model import Entity
+from bastion.data._detect.namemodel import NameModel, load_model
+
+MODEL_TOKEN_LOGIT = 0.0  # each unlisted token of a 2-3 token run must look this name-like (p >= 0.5)
+MODEL_SINGLE_P = 0.7  # a lone unlisted token needs this and a strong cue
+_STRONG_CUES = ("dear", "hi", "hello", "name:", "name is", "named", "called", "signed", "regards,", "thanks,",
+                "patient", "customer", "contact", "attn:", "cc:")  # fmt: skip
 
 _TOKEN = re.compile(r"[A-ZÀ-ÖØ-Þ][a-zß-öø-ÿ]+(?:[-'’][A-ZÀ-ÖØ-Þa-zß-öø-ÿ][a-zß-öø-ÿ]+)?|[A-Z]\.")
 _HONORIFICS = frozenset(
@@ -458,6 +466,7 @@ class NamesLayer:
     last: frozenset[str]
     places: frozenset[str]
     max_place_tokens: int = 4
+    model: NameModel | None = None
 
     @classmethod
     def load(cls) -> NamesLayer | None:
@@ -468,9 +477,10 @@ class NamesLayer:
         places = frozenset(p for p in places if p not in _COMMON or p in _PLACE_OK_COMMON) | frozenset(
             p[4:] for p in places if p.startswith("The ") and len(p) > 7
         )
-        return cls(first=first, last=last, places=places)
+        return cls(first=first, last=last, places=places, model=load_model())
 
-    def find(self, text: str) -> list[Entity]:
+    def find(self, text: str, cells: Sequence[int] | None = None) -> list[Entity]:
+        """PERSON/LOCATION entities; `cells` (sorted cell start offsets) keeps cue look-backs inside a cell."""
         tokens = [(m.start(), m.end(), m.group()) for m in _TOKEN.finditer(text)]
         out: list[Entity] = []
         i = 0
@@ -480,11 +490,15 @@ class NamesLayer:
             j = i + 1
             while j < n and tokens[j][0] - tokens[j - 1][1] == 1 and text[tokens[j - 1][1]] == " ":
                 j += 1
-            self._run(text, tokens[i:j], out)
+            floor = 0
+            if cells is not None:
+                c = bisect.bisect_right(cells, tokens[i][0]) - 1
+                floor = cells[c] if c >= 0 else 0
+            self._run(text, tokens[i:j], out, floor)
             i = j
         return out
 
-    def _run(self, text: str, run: list[tuple[int, int, str]], out: list[Entity]) -> None:
+    def _run(self, text: str, run: list[tuple[int, int, str]], out: list[Entity], floor: int = 0) -> None:
         k = 0
         while k < len(run):
             s, _e, tok = run[k]
@@ -495,7 +509,10 @@ class NamesLayer:
                 if cand in self.places and (width > 1 or bare not in self.first or bare not in self.last):
                     if width == 1 and tok in _COMMON and tok not in _PLACE_OK_COMMON:
                         continue
-                    before = text[max(0, s - 12) : s].lower()
+                    if width == 1 and self._looks_like_person(text, run, k, floor):
+                        k = self._person(text, run, k, out, floor)
+                        break
+                    before = text[max(floor, s - 12) : s].lower()
                     score = (
                         0.8
                         if width > 1 or any(w in before for w in (" in ", " from ", " to ", " at ", "near "))
@@ -507,7 +524,7 @@ class NamesLayer:
                     k += width
                     break
             else:
-                before = text[max(0, s - 10) : s].lower()
+                before = text[max(floor, s - 10) : s].lower()
                 place_cue = before.endswith((" in ", " to ", " from ", " at ", " near "))
                 if place_cue and bare in self.places:
                     out.append(self._entity("LOCATION", s, run[k][1], text, 0.7, "gazetteer=places(1);context"))
@@ -519,7 +536,7 @@ class NamesLayer:
                     out.append(self._entity("LOCATION", s, run[k + width - 1][1], text, score, "place-shape"))
                     k += width
                     continue
-                k = self._person(text, run, k, out)
+                k = self._person(text, run, k, out, floor)
 
     @staticmethod
     def _shaped_place(run: list[tuple[int, int, str]], k: int) -> int:
@@ -531,7 +548,7 @@ class NamesLayer:
             return 1
         return 0
 
-    def _person(self, text: str, run: list[tuple[int, int, str]], k: int, out: list[Entity]) -> int:
+    def _person(self, text: str, run: list[tuple[int, int, str]], k: int, out: list[Entity], floor: int = 0) -> int:
         s, _e, tok = run[k]
         honorific = tok in _HONORIFICS or tok.rstrip(".") in _HONORIFICS
         start_k = k + 1 if honorific else k
@@ -540,7 +557,7 @@ class NamesLayer:
         first = run[start_k][2]
         is_first = first in self.first
         if not (honorific or is_first):
-            return k + 1
+            return self._modelled_person(text, run, k, out, floor)
         j = start_k + 1
         known_last = False
         while j < len(run) and j - start_k < 4:
@@ -553,7 +570,7 @@ class NamesLayer:
             else:
                 break
         span_s, span_e = run[start_k][0], run[j - 1][1]
-        before = text[max(0, s - 24) : s].lower()
+        before = text[max(floor, s - 24) : s].lower()
         cue = any(c in before for c in _NAME_CUES)
         if j - start_k >= 2:
             score = 0.9 if (known_last or honorific) else 0.75
@@ -568,6 +585,62 @@ class NamesLayer:
             why += ";honorific"
         out.append(self._entity("PERSON", span_s, span_e, text, score, why))
         return j
+
+    def _looks_like_person(self, text: str, run: list[tuple[int, int, str]], k: int, floor: int) -> bool:
+        """A one-word place that starts "Place Surname" after a naming cue is a person ("Linda Rivera")."""
+        if k + 1 >= len(run) or self.model is None:
+            return False
+        nxt = run[k + 1][2]
+        if nxt in _COMMON or (nxt in self.places and nxt not in self.last):
+            return False
+        s = run[k][0]
+        before = text[max(floor, s - 24) : s].lower()
+        if not any(c in before for c in _NAME_CUES):
+            return False
+        tok = run[k][2]
+        return (tok in self.first or self.model.logit(tok) > 0) and (nxt in self.last or self.model.logit(nxt) > 0)
+
+    def _modelled_person(
+        self, text: str, run: list[tuple[int, int, str]], k: int, out: list[Entity], floor: int
+    ) -> int:
+        """Names the gazetteer does not list: 2-3 capitalised tokens that each look like a name part.
+
+        Each token must be a listed name or score >= MODEL_TOKEN_P with the n-gram
+        model; a single token needs a strong addressing cue ("Dear", "name:") too.
+        """
+        m = self.model
+        if m is None:
+            return k + 1
+        j = k
+        while j < len(run) and j - k < 3:
+            t = run[j][2]
+            if t in _COMMON or t.endswith(".") or t in _HONORIFICS or (j > k and t in self.places):
+                break
+            j += 1
+        if j == k:
+            return k + 1
+        s = run[k][0]
+        before = text[max(floor, s - 24) : s].lower()
+        if j - k >= 2:
+            cue = any(c in before for c in _NAME_CUES)
+            known = 0
+            logits = []
+            for t in (r[2] for r in run[k:j]):
+                if t in self.last or t in self.first:
+                    known += 1
+                else:
+                    logits.append(m.logit(t))
+            # without a cue every unlisted token must look name-like; after a naming cue
+            # ("Customer", "Signed by", "contact") the tokens' mean log-odds must
+            if logits and (min(logits) < MODEL_TOKEN_LOGIT if not cue else sum(logits) / len(logits) < 0.0):
+                return k + 1
+            score = 0.8 if known else 0.7 if cue else 0.6
+            why = "model=ngram" + (";gazetteer=last" if known else "") + (";context" if cue else "")
+            out.append(self._entity("PERSON", s, run[j - 1][1], text, score, why))
+            return j
+        if before.rstrip().endswith(_STRONG_CUES) and m.prob(run[k][2]) >= MODEL_SINGLE_P:
+            out.append(self._entity("PERSON", s, run[k][1], text, 0.6, "model=ngram;context"))
+        return k + 1
 
     @staticmethod
     def _entity(etype: str, s: int, e: int, text: str, score: float, why: str) -> Entity:

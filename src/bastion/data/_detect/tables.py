@@ -1,20 +1,30 @@
 """The column classifier for CSV, TSV, JSONL and Parquet.
 
 Tables are read batch by batch through pyarrow (CSV/Parquet) or line by line
-(JSONL), so memory stays constant whatever the file size. Each batch of a column
-is joined into one text with row separators and detected in one call, so the
-engine's per-call cost is paid per batch, not per cell. A column's report names
-the entity types seen, the share of scanned non-empty rows that hold each, masked
-examples, and the hints its name gave.
+(JSONL), so memory stays constant whatever the file size. The per-column work is
+column-vectorised: pyarrow compute trims, drops empty cells and (for repetitive
+columns) de-duplicates values, then appends a separator to every cell, and the
+resulting Arrow data buffer *is* the joined text of the batch, so no Python
+object is made per cell. One multi-pattern engine pass runs over that text; hits
+are mapped back to cells with the Arrow offsets (numpy), context windows are
+fenced inside their own cell, and a hit that crosses a separator is dropped, so
+every cell is judged exactly as if it had been detected alone (tested against
+the per-cell path).
 
-By default the first `sample_rows` rows are scanned; `full=True` scans every row.
-Rows the reader cannot parse are counted and reported as warnings, never fatal.
+A column's report names the entity types seen, the share of scanned non-empty
+rows that hold each, masked examples, and the hints its name gave. By default
+the first `sample_rows` rows are scanned; `full=True` scans every row. In a full
+scan the names/places layer (the slow, per-token part) keeps running on a
+column only when its name hints at names/places or its first `sample_rows` rows
+held some; `estimate=True` stops scanning a column once every share it found is
+known to within `tolerance` (95% interval). Rows the reader cannot parse are
+counted and reported as warnings, never fatal.
 """
 
 from __future__ import annotations
 
-import bisect
 import json
+import math
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -22,6 +32,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    import pyarrow as pa
+
     from bastion.data.detect import Detector
 
 TABLE_SUFFIXES = {".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".parquet": "parquet",
@@ -29,6 +41,9 @@ TABLE_SUFFIXES = {".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl", ".ndjson": "j
 _SEP = "\n\x00\n"
 MAX_CELL_CHARS = 64 << 10
 MAX_JSONL_LINE = 16 << 20
+NAMES_MIN_SHARE = 0.01  # PERSON/LOCATION share in the sample that keeps the names layer on in a full scan
+DEDUP_RATIO = 0.6  # scan distinct values only when they are at most this share of a batch's cells
+ESTIMATE_MIN_ROWS = 20_000
 
 _NAME_HINTS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
     (re.compile(rx, re.I), etype)
@@ -77,6 +92,8 @@ class ColumnReport:
     non_empty: int = 0
     hints: list[str] = field(default_factory=list)
     types: dict[str, TypeStats] = field(default_factory=dict)
+    names_layer: bool | None = None  # None while still sampling; then whether PERSON/LOCATION are looked for
+    estimated: bool = False  # scanning stopped early: shares are estimates within the tolerance
 
     def share(self, entity_type: str) -> float:
         st = self.types.get(entity_type)
@@ -98,6 +115,8 @@ class ColumnReport:
             "rows": self.rows,
             "non_empty": self.non_empty,
             "hints": self.hints,
+            "names_layer": self.names_layer is not False,
+            "estimated": self.estimated,
             "entity_types": self.classified(),
             "types": {
                 t: {"rows": s.rows, "share": round(self.share(t), 4), "max_score": s.max_score, "examples": s.examples}
@@ -115,6 +134,7 @@ class TableReport:
     columns: dict[str, ColumnReport] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     bad_rows: int = 0
+    estimated: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -122,6 +142,7 @@ class TableReport:
             "format": self.format,
             "rows_scanned": self.rows,
             "complete": self.complete,
+            "estimated": self.estimated,
             "bad_rows": self.bad_rows,
             "warnings": self.warnings[:50],
             "columns": [c.to_dict() for c in self.columns.values()],
@@ -145,8 +166,17 @@ def classify_table(
     batch_rows: int = 4096,
     fmt: str | None = None,
     max_examples: int = 3,
+    names: bool | None = None,
+    estimate: bool = False,
+    tolerance: float = 0.005,
 ) -> TableReport:
-    """Classify every column of a table file; see the module docstring."""
+    """Classify every column of a table file; see the module docstring.
+
+    `names`: None (default) keeps the names layer on for the sample and, in a full
+    scan, only on the columns whose sample suggests names or places; True or False
+    forces it for every row. `estimate` (with `full`) stops a column early once its
+    shares are within `tolerance`.
+    """
     if detector is None:
         from bastion.data.detect import default_detector
 
@@ -160,60 +190,202 @@ def classify_table(
     report = TableReport(path=str(p), format=kind)
     limit = None if full else sample_rows
     batches = {"csv": _csv_batches, "tsv": _csv_batches, "jsonl": _jsonl_batches, "parquet": _parquet_batches}[kind]
+    scanner = _ColumnScanner(detector, max_examples)
     exhausted = True
     for columns in batches(p, kind, batch_rows, report):
         n = len(next(iter(columns.values()))) if columns else 0
         if limit is not None and report.rows + n > limit:
             n = limit - report.rows
-            columns = {k: v[:n] for k, v in columns.items()}
+            columns = {k: v.slice(0, n) for k, v in columns.items()}
+        live = 0
         for name, values in columns.items():
             col = report.columns.get(name)
             if col is None:
                 col = report.columns[name] = ColumnReport(name=name, hints=column_hints(name))
-            _scan_column(col, values, detector, max_examples)
+            if col.estimated:
+                continue
+            live += 1
+            scanner.scan(col, values, _use_names(col, names, sample_rows, scanner.has_names))
+            if col.names_layer is None and col.rows >= sample_rows:
+                _use_names(col, names, sample_rows, scanner.has_names)  # decide once the sample is in
+            if estimate and full and _stable(col, tolerance):
+                col.estimated = True
         report.rows += n
         if limit is not None and report.rows >= limit:
             exhausted = False
+            break
+        if estimate and full and live and all(c.estimated for c in report.columns.values()):
+            exhausted = False
+            report.estimated = True
             break
     report.complete = exhausted
     return report
 
 
-def _scan_column(col: ColumnReport, values: list[Any], detector: Detector, max_examples: int) -> None:
-    texts: list[str] = []
-    col.rows += len(values)
+def _use_names(col: ColumnReport, names: bool | None, sample_rows: int, available: bool) -> bool:
+    if not available or names is False:
+        return False
+    if names is True or (col.rows < sample_rows and col.names_layer is None):
+        return True
+    if col.names_layer is None:
+        col.names_layer = bool({"PERSON", "LOCATION"} & set(col.hints)) or any(
+            col.share(t) >= NAMES_MIN_SHARE for t in ("PERSON", "LOCATION")
+        )
+    return col.names_layer
+
+
+def _stable(col: ColumnReport, tolerance: float) -> bool:
+    """Every share is known to +/- `tolerance` (normal approximation, 95%) after enough rows."""
+    n = col.non_empty
+    if col.rows < ESTIMATE_MIN_ROWS or n == 0:
+        return n == 0 and col.rows >= ESTIMATE_MIN_ROWS
+    for st in col.types.values():
+        p = st.rows / n
+        if 1.96 * math.sqrt(max(p * (1 - p), 1.0 / n) / n) > tolerance:
+            return False
+    return True
+
+
+class _ColumnScanner:
+    """Scans one column batch (an Arrow string array) with one engine pass; see the module docstring."""
+
+    def __init__(self, detector: Detector, max_examples: int) -> None:
+        self.detector = detector
+        self.max_examples = max_examples
+        self.names = detector._names
+        self.has_names = detector._names is not None
+        self.sep_len = len(_SEP)
+
+    def scan(self, col: ColumnReport, values: pa.Array, use_names: bool) -> None:
+        import numpy as np
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        col.rows += len(values)
+        vals = _clean(values)
+        n = len(vals)
+        col.non_empty += n
+        if not n:
+            return
+        weights = None
+        if n >= 64:
+            vc = pc.value_counts(vals)
+            if len(vc) <= n * DEDUP_RATIO:
+                vals = vc.field("values")
+                weights = vc.field("counts").to_numpy(zero_copy_only=False).astype(np.int64)
+        joined = pc.binary_join_element_wise(vals, pa.scalar(_SEP), pa.scalar(""))
+        if isinstance(joined, pa.ChunkedArray):  # pragma: no cover - compute on an Array returns an Array
+            joined = joined.combine_chunks()
+        m = len(joined)
+        bufs = joined.buffers()
+        off_dtype = np.int64 if pa.types.is_large_string(joined.type) else np.int32
+        offs = np.frombuffer(bufs[1], dtype=off_dtype, count=m + 1, offset=joined.offset * off_dtype().itemsize)
+        o0, o1 = int(offs[0]), int(offs[-1])
+        data = bytes(memoryview(bufs[2])[o0:o1])
+        text = data.decode("utf-8", "surrogatepass")
+        if len(text) == len(data):
+            starts = (offs[:-1] - o0).astype(np.int64)
+        else:
+            lens = pc.utf8_length(joined).to_numpy(zero_copy_only=False).astype(np.int64)
+            starts = np.concatenate(([0], np.cumsum(lens)[:-1]))
+        cell_ends = np.append(starts[1:], len(text)) - self.sep_len
+        cells = starts.tolist()
+        det = self.detector
+        threshold = det.min_score
+        hits = det.engine.hits(text, data, min_score=threshold, cells=cells)
+        if use_names and self.names is not None:
+            hits.extend(_raw(e) for e in self.names.find(text, cells=cells) if e.score >= threshold)
+        for rec in det.recognizers:
+            hits.extend(_raw(e) for e in rec.find(text) if e.score >= threshold and 0 <= e.start < e.end <= len(text))
+        if not hits:
+            return
+        hs = np.fromiter((h[1] for h in hits), dtype=np.int64, count=len(hits))
+        he = np.fromiter((h[2] for h in hits), dtype=np.int64, count=len(hits))
+        row = np.searchsorted(starts, hs, side="right") - 1
+        inside = he <= cell_ends[row]
+        counts = np.bincount(row[inside], minlength=m)
+        keep_one = inside & (counts[row] == 1)
+        kept = [hits[i] for i in np.flatnonzero(keep_one)]
+        rows = [row[keep_one]]
+        multi = np.flatnonzero(inside & (counts[row] > 1))
+        if len(multi):
+            from bastion.data._detect.engine import resolve_overlaps_raw
+
+            resolved = resolve_overlaps_raw([hits[i] for i in multi])
+            kept.extend(resolved)
+            rows.append(np.searchsorted(starts, np.fromiter((h[1] for h in resolved), dtype=np.int64), "right") - 1)
+        krow = np.concatenate(rows)
+        ktype = [h[0] for h in kept]
+        for etype in dict.fromkeys(ktype):
+            idx = [i for i, t in enumerate(ktype) if t == etype]
+            trows = np.unique(krow[idx])
+            st = col.types.setdefault(etype, TypeStats())
+            st.rows += int(weights[trows].sum()) if weights is not None else len(trows)
+            st.max_score = max(st.max_score, max(kept[i][3] for i in idx))
+            for i in idx[: max(0, self.max_examples - len(st.examples))]:
+                from bastion.data._detect.model import Entity
+
+                st.examples.append(Entity(*kept[i]).masked)
+
+
+def _raw(e: Any) -> Any:
+    return (e.entity_type, e.start, e.end, e.score, e.explanation, e.kind, e.recognizer, e.value)
+
+
+def _clean(values: pa.Array) -> pa.Array:
+    """Non-empty, trimmed, NUL-free cells, each at most MAX_CELL_CHARS characters."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks()
+    if pa.types.is_large_string(values.type):
+        values = values.cast(pa.string())
+    vals = pc.utf8_trim_whitespace(values)
+    vals = pc.drop_null(vals)
+    vals = pc.filter(vals, pc.greater(pc.binary_length(vals), 0))
+    if not len(vals):
+        return vals
+    if pc.max(pc.utf8_length(vals)).as_py() > MAX_CELL_CHARS:
+        vals = pc.utf8_slice_codeunits(vals, 0, MAX_CELL_CHARS)
+    if pc.any(pc.match_substring(vals, "\x00")).as_py():
+        vals = pc.replace_substring(vals, "\x00", " ")
+    return vals
+
+
+def _as_text(values: list[Any]) -> pa.Array:
+    """Python cell values (JSON, nested Parquet) as an Arrow string array, the way the text path sees them."""
+    import pyarrow as pa
+
+    out: list[str | None] = []
     for v in values:
         if v is None:
-            continue
-        s = v if isinstance(v, str) else json.dumps(v, default=str) if isinstance(v, dict | list) else str(v)
-        s = s.strip()
-        if not s:
-            continue
-        texts.append(s[:MAX_CELL_CHARS].replace("\x00", " "))
-    col.non_empty += len(texts)
-    if not texts:
-        return
-    joined = _SEP.join(texts)
-    starts = [0]
-    for t in texts[:-1]:
-        starts.append(starts[-1] + len(t) + len(_SEP))
-    seen: set[tuple[int, str]] = set()
-    for ent in detector.detect(joined):
-        row = bisect.bisect_right(starts, ent.start) - 1
-        if ent.end > starts[row] + len(texts[row]):
-            continue  # spans a row separator: not one cell's value
-        key = (row, ent.entity_type)
-        st = col.types.setdefault(ent.entity_type, TypeStats())
-        st.max_score = max(st.max_score, ent.score)
-        if key in seen:
-            continue
-        seen.add(key)
-        st.rows += 1
-        if len(st.examples) < max_examples:
-            st.examples.append(ent.masked)
+            out.append(None)
+        elif isinstance(v, str):
+            out.append(v)
+        elif isinstance(v, dict | list):
+            out.append(json.dumps(v, default=str))
+        else:
+            out.append(str(v))
+    return pa.array(out, type=pa.string())
 
 
-def _csv_batches(path: Path, kind: str, batch_rows: int, report: TableReport) -> Iterator[dict[str, list[Any]]]:
+def _arrow_text(arr: Any) -> pa.Array:
+    """A column as strings: zero-copy for text, an Arrow cast for numbers, Python for the rest."""
+    import pyarrow as pa
+
+    t = arr.type
+    if pa.types.is_string(t) or pa.types.is_large_string(t):
+        return arr
+    if pa.types.is_integer(t) or (pa.types.is_dictionary(t) and pa.types.is_string(t.value_type)):
+        try:
+            return arr.cast(pa.string())
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):  # pragma: no cover
+            pass
+    return _as_text(arr.to_pylist())
+
+
+def _csv_batches(path: Path, kind: str, batch_rows: int, report: TableReport) -> Iterator[dict[str, Any]]:
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
@@ -258,13 +430,13 @@ def _csv_batches(path: Path, kind: str, batch_rows: int, report: TableReport) ->
                 batch = reader.read_next_batch()
             except StopIteration:
                 return
-            yield {name: batch.column(i).to_pylist() for i, name in enumerate(batch.schema.names)}
+            yield {name: batch.column(i) for i, name in enumerate(batch.schema.names)}
     except (pa.ArrowInvalid, pa.ArrowTypeError, UnicodeDecodeError) as exc:
         report.warnings.append(f"stopped reading: {_first_line(exc)}")
         report.bad_rows += 1
 
 
-def _jsonl_batches(path: Path, kind: str, batch_rows: int, report: TableReport) -> Iterator[dict[str, list[Any]]]:
+def _jsonl_batches(path: Path, kind: str, batch_rows: int, report: TableReport) -> Iterator[dict[str, Any]]:
     batch: list[dict[str, Any]] = []
     with path.open("rb") as fh:
         for lineno, raw in enumerate(fh, 1):
@@ -290,15 +462,15 @@ def _jsonl_batches(path: Path, kind: str, batch_rows: int, report: TableReport) 
         yield _columnar(batch)
 
 
-def _columnar(rows: list[dict[str, Any]]) -> dict[str, list[Any]]:
+def _columnar(rows: list[dict[str, Any]]) -> dict[str, Any]:
     keys: dict[str, None] = {}
     for r in rows:
         for k in r:
             keys.setdefault(str(k), None)
-    return {k: [r.get(k) for r in rows] for k in keys}
+    return {k: _as_text([r.get(k) for r in rows]) for k in keys}
 
 
-def _parquet_batches(path: Path, kind: str, batch_rows: int, report: TableReport) -> Iterator[dict[str, list[Any]]]:
+def _parquet_batches(path: Path, kind: str, batch_rows: int, report: TableReport) -> Iterator[dict[str, Any]]:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -308,7 +480,7 @@ def _parquet_batches(path: Path, kind: str, batch_rows: int, report: TableReport
         raise TableError(f"{path}: cannot read as Parquet: {_first_line(exc)}") from exc
     try:
         for batch in pf.iter_batches(batch_size=batch_rows):
-            yield {name: batch.column(i).to_pylist() for i, name in enumerate(batch.schema.names)}
+            yield {name: _arrow_text(batch.column(i)) for i, name in enumerate(batch.schema.names)}
     except (pa.ArrowInvalid, pa.ArrowException, OSError) as exc:
         report.warnings.append(f"stopped reading: {_first_line(exc)}")
         report.bad_rows += 1

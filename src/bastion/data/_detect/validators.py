@@ -21,8 +21,12 @@ from datetime import date
 Validator = Callable[[str], bool]
 
 
+_NON_DIGIT = re.compile(r"[^0-9]+")
+
+
 def _digits(value: str) -> str:
-    return "".join(ch for ch in value if "0" <= ch <= "9")
+    """ASCII digits of `value` (validators run per hit, so this is one C-level regex pass)."""
+    return _NON_DIGIT.sub("", value)
 
 
 def luhn(value: str) -> bool:

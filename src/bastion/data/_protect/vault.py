@@ -12,10 +12,9 @@ entries (see `KeyManager.shred`).
 
 from __future__ import annotations
 
-import hashlib
+import base64
 import hmac
 import os
-import secrets
 from collections.abc import Sequence
 from typing import Any
 
@@ -23,15 +22,26 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-from sqlalchemy import select
 
 from bastion.core.types import utcnow
-from bastion.crypto._keys.schema import protect_vault
 from bastion.crypto.keys import KeyManager, Principal
 from bastion.data._protect.errors import VaultError
+from bastion.data._protect.vaultdb import find_sealed, find_tokens, insert_entries
 
 TOKEN_PREFIX = "tok_"
-BATCH = 500
+TOKEN_BYTES = 18  # 144 random bits; a multiple of 3, so a batch base64-encodes in one call with no padding
+_TOKEN_CHARS = TOKEN_BYTES * 4 // 3
+
+
+def _random_tokens(n: int) -> list[str]:
+    """`n` independent random tokens from one CSPRNG read (one call instead of n)."""
+    text = base64.urlsafe_b64encode(os.urandom(TOKEN_BYTES * n)).decode("ascii")
+    w = _TOKEN_CHARS
+    return [TOKEN_PREFIX + text[i : i + w] for i in range(0, w * n, w)]
+
+
+def _by_fingerprint(row: tuple[str, str, bytes]) -> str:
+    return row[1]
 
 
 def _derive(material: bytes, label: str) -> bytes:
@@ -56,62 +66,56 @@ class Vault:
         return self._dek
 
     def tokenize_many(self, values: Sequence[str]) -> list[str]:
-        """Tokens for `values` (same value, same token); new entries and the audit event in one transaction."""
+        """Tokens for `values` (same value, same token); new entries and the audit event in one transaction.
+
+        Bulk path: repeated values are folded in memory first, every fingerprint is computed
+        before the write lock is taken, existing tokens are found with one query per
+        50k fingerprints, and new entries are inserted at driver level sorted by fingerprint
+        (the fingerprint index then grows in key order, which on SQLite saves about a third
+        of the insert time). Only the insert order changes: each token is still drawn
+        independently at random, never derived from or ordered by the value.
+        """
         self.keys.require(self.who, "vault.tokenize", self.name)
         if not values:
             return []
         dek = self._key()
         fp_key = _derive(dek.material, "fingerprint")
         aead = AESGCM(_derive(dek.material, "seal"))
-        distinct = list(dict.fromkeys(values))
-        prints = {v: hmac.digest(fp_key, v.encode("utf-8"), hashlib.sha256).hex() for v in distinct}
-        by_print: dict[str, str] = {}
+        digest = hmac.digest
+        encoded = {v: v.encode("utf-8") for v in values}  # dict: dedupes, keeps first-seen order
+        prints = {v: digest(fp_key, b, "sha256").hex() for v, b in encoded.items()}
         store = self.keys.store
         project = self.keys.project
         with store._write() as conn:
-            plist = list(prints.values())
-            for i in range(0, len(plist), BATCH):
-                chunk = plist[i : i + BATCH]
-                rows = conn.execute(
-                    select(protect_vault.c.fingerprint, protect_vault.c.token).where(
-                        protect_vault.c.project == project,
-                        protect_vault.c.vault == self.name,
-                        protect_vault.c.fingerprint.in_(chunk),
-                    )
-                ).all()
-                by_print.update({r.fingerprint: r.token for r in rows})
-            reused = len(by_print)
-            now = utcnow()
-            new_rows = []
-            for v, fp in prints.items():
-                if fp in by_print:
-                    continue
-                token = TOKEN_PREFIX + secrets.token_urlsafe(16)
-                nonce = os.urandom(12)
-                sealed = nonce + aead.encrypt(nonce, v.encode("utf-8"), token.encode())
-                by_print[fp] = token
-                new_rows.append(
-                    {
-                        "project": project,
-                        "vault": self.name,
-                        "token": token,
-                        "fingerprint": fp,
-                        "dek_id": dek.dek_id,
-                        "sealed": sealed,
-                        "created_at": now,
-                    }
+            found = find_tokens(conn, project, self.name, list(prints.values()))
+            token_of = {v: found[fp] for v, fp in prints.items() if fp in found} if found else {}
+            new = [v for v in prints if v not in token_of] if found else list(prints)
+            n = len(new)
+            tokens = _random_tokens(n)
+            nonces = os.urandom(12 * n)
+            seal = aead.encrypt
+            rows = [
+                (
+                    t,
+                    prints[v],
+                    nonces[12 * i : 12 * i + 12] + seal(nonces[12 * i : 12 * i + 12], encoded[v], t.encode()),
                 )
-            for i in range(0, len(new_rows), 10_000):
-                conn.execute(protect_vault.insert(), new_rows[i : i + 10_000])
+                for i, (v, t) in enumerate(zip(new, tokens, strict=True))
+            ]
+            rows.sort(key=_by_fingerprint)
+            insert_entries(
+                conn, project=project, vault=self.name, dek_id=dek.dek_id, created_at=utcnow(), rows=rows, count=n
+            )
+            token_of.update(zip(new, tokens, strict=True))
             store.audit.append(
                 project,
                 "vault.tokenized",
                 self.who.name,
                 self.name,
-                {"values": len(values), "distinct": len(distinct), "new": len(new_rows), "reused": reused},
+                {"values": len(values), "distinct": len(prints), "new": n, "reused": len(found)},
                 session=conn,
             )
-        return [by_print[prints[v]] for v in values]
+        return [token_of[v] for v in values]
 
     def detokenize_many(self, tokens: Sequence[str]) -> list[str]:
         """Originals for `tokens`; `VaultError` if any is missing (nothing is returned partially)."""
@@ -119,17 +123,8 @@ class Vault:
         if not tokens:
             return []
         distinct = list(dict.fromkeys(tokens))
-        found: dict[str, bytes] = {}
         with self.keys.store._read() as conn:
-            for i in range(0, len(distinct), BATCH):
-                rows = conn.execute(
-                    select(protect_vault.c.token, protect_vault.c.sealed).where(
-                        protect_vault.c.project == self.keys.project,
-                        protect_vault.c.vault == self.name,
-                        protect_vault.c.token.in_(distinct[i : i + BATCH]),
-                    )
-                ).all()
-                found.update({r.token: bytes(r.sealed) for r in rows})
+            found = find_sealed(conn, self.keys.project, self.name, distinct)
         missing = len(distinct) - len(found)
         if missing:
             raise VaultError(

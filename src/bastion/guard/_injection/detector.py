@@ -9,6 +9,7 @@ applies.
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -40,6 +41,24 @@ def _model(folder: Path | None) -> classifier.LinearModel:
         return _cached[key]
 
 
+_SEGMENT_SPLIT = re.compile(r"\n\s*")
+MAX_SEGMENTS = 64
+
+
+def segments(text: str, size: int = WINDOW) -> list[str]:
+    """Lines/paragraphs of a multi-line text, for scoring on their own.
+
+    An instruction planted in a document usually sits on its own line (an HTML
+    comment, a hidden div, a "note to the AI"); scored alone it is not diluted by
+    the benign text that a fixed-size window around it also contains.
+    """
+    if "\n" not in text:
+        return []
+    parts = [p.strip() for p in _SEGMENT_SPLIT.split(text)]
+    parts = [p[:size] for p in parts if len(p) >= 24]
+    return parts[:MAX_SEGMENTS] if len(parts) > 1 else []
+
+
 def windows(text: str, size: int = WINDOW, stride: int = STRIDE) -> list[str]:
     if len(text) <= size:
         return [text]
@@ -58,7 +77,7 @@ class InjectionResult:
     flags: list[str] = field(default_factory=list)
     windows: int = 1
     variants: int = 0
-    worst: str = "text"  # "text", "window:N" or "variant:N"
+    worst: str = "text"  # "text", "window:N", "segment:N" or "variant:N"
     truncated: bool = False
 
     def to_dict(self) -> dict[str, Any]:
@@ -102,6 +121,7 @@ class InjectionDetector:
         self.model = _model(model_dir)
         win = self.model.meta.get("window") or [WINDOW, STRIDE]
         self.window, self.stride = int(win[0]), int(win[1])
+        self.segment_scoring = bool(self.model.meta.get("segments", True))
         self.threshold = self.model.threshold if threshold is None else float(threshold)
         self.indirect_threshold = self.threshold if indirect_threshold is None else float(indirect_threshold)
         self.fail_closed = fail_closed
@@ -131,6 +151,14 @@ class InjectionDetector:
             logit = self.model.logit(win, [f"h:{h}" for h in hit] + dense_flags)
             if logit > best:
                 best, worst = logit, ("text" if len(wins) == 1 else f"window:{i}")
+        if self.segment_scoring and source not in ("user", ""):  # a user's own instructions are expected
+            for k, seg in enumerate(segments(norm.text, self.window)):
+                budget.check()
+                hit = heuristics.hits(seg)
+                fired.update(hit)
+                logit = self.model.logit(seg, [f"h:{h}" for h in hit] + dense_flags)
+                if logit > best:
+                    best, worst = logit, f"segment:{k}"
         for j, var in enumerate(norm.variants):
             budget.check()
             for win in windows(var, self.window, self.stride)[:8]:
