@@ -62,32 +62,35 @@ def database(kind: str, tmp: Path) -> Iterator[str]:
 
 def run(kind: str, values: list[str], repeat: int) -> dict[str, list[tuple[float, float]]]:
     res: dict[str, list[tuple[float, float]]] = {k: [] for k in ("base", "hmac", "tok", "retok", "detok")}
-    with tempfile.TemporaryDirectory() as tmp, database(kind, Path(tmp)) as url:
-        with Store.open(url, state_dir=Path(tmp) / "state") as store:
-            keys = KeyManager(store, "bench", secret=MasterSecret.secret(os.urandom(32).hex()))
-            who = Principal.of("bench", ["admin"])
-            key = os.urandom(32)
-            for r in range(repeat):
-                keys.create(f"bench{r}", who)
-                p = Protector(keys, who, key_id=f"bench{r}")
-                p.protect_values(["warm-up"], "hmac")  # key fetch outside the timing
-                w, c, _ = timed(lambda: [hmac.digest(key, v.encode(), hashlib.sha256).hex() for v in values])
-                res["base"].append((w, c))
-                w, c, _ = timed(lambda p=p: p.protect_values(values, "hmac"))  # type: ignore[misc]
-                res["hmac"].append((w, c))
-                w, c, tokens = timed(lambda p=p: p.protect_values(values, "tokenize"))  # type: ignore[misc]
-                res["tok"].append((w, c))
-                sub = values[:100_000]
-                w, c, _ = timed(lambda p=p, sub=sub: p.protect_values(sub, "tokenize"))  # type: ignore[misc]
-                res["retok"].append((w, c))
-                w, c, back = timed(lambda p=p, t=tokens: p.reverse_values(t[:100_000], "tokenize"))  # type: ignore[misc]
-                res["detok"].append((w, c))
-                assert back == sub
-                print(
-                    f"  [{kind} run {r + 1}] hmac {res['hmac'][-1][0]:.2f} s, tokenize {res['tok'][-1][0]:.2f} s "
-                    f"(cpu {res['tok'][-1][1]:.2f} s)",
-                    flush=True,
-                )
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        database(kind, Path(tmp)) as url,
+        Store.open(url, state_dir=Path(tmp) / "state") as store,
+    ):
+        keys = KeyManager(store, "bench", secret=MasterSecret.secret(os.urandom(32).hex()))
+        who = Principal.of("bench", ["admin"])
+        key = os.urandom(32)
+        for r in range(repeat):
+            keys.create(f"bench{r}", who)
+            p = Protector(keys, who, key_id=f"bench{r}")
+            p.protect_values(["warm-up"], "hmac")  # key fetch outside the timing
+            w, c, _ = timed(lambda: [hmac.digest(key, v.encode(), hashlib.sha256).hex() for v in values])
+            res["base"].append((w, c))
+            w, c, _ = timed(lambda p=p: p.protect_values(values, "hmac"))  # type: ignore[misc]
+            res["hmac"].append((w, c))
+            w, c, tokens = timed(lambda p=p: p.protect_values(values, "tokenize"))  # type: ignore[misc]
+            res["tok"].append((w, c))
+            sub = values[:100_000]
+            w, c, _ = timed(lambda p=p, sub=sub: p.protect_values(sub, "tokenize"))  # type: ignore[misc]
+            res["retok"].append((w, c))
+            w, c, back = timed(lambda p=p, t=tokens: p.reverse_values(t[:100_000], "tokenize"))  # type: ignore[misc]
+            res["detok"].append((w, c))
+            assert back == sub
+            print(
+                f"  [{kind} run {r + 1}] hmac {res['hmac'][-1][0]:.2f} s, tokenize {res['tok'][-1][0]:.2f} s "
+                f"(cpu {res['tok'][-1][1]:.2f} s)",
+                flush=True,
+            )
     return res
 
 
@@ -99,7 +102,9 @@ def main() -> None:
     args = ap.parse_args()
     values = [f"user{i}@example-mail.com" for i in range(args.rows)]
     kinds = ["sqlite", "postgresql"] if args.db == "both" else [args.db]
-    print(f"rows {args.rows}, median of {args.repeat} runs; wall s / this process's CPU s; load {os.getloadavg()[0]:.1f}")
+    print(
+        f"rows {args.rows}, median of {args.repeat} runs; wall s / this process's CPU s; load {os.getloadavg()[0]:.1f}"
+    )
     for kind in kinds:
         res = run(kind, values, args.repeat)
 

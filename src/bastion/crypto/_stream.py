@@ -23,7 +23,9 @@ Why this catches each attack (Hoang-Reyhanitabar-Rogaway-Vizár "STREAM" constru
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import io
 import os
 import struct
 from collections.abc import Callable, Iterator
@@ -133,35 +135,68 @@ def encrypt_stream(
     dek_id: str,
     chunk_size: int = DEFAULT_CHUNK,
 ) -> tuple[int, int]:
-    """Seal `src` into `dst`; returns (plaintext bytes, ciphertext bytes)."""
+    """Seal `src` into `dst`; returns (plaintext bytes, ciphertext bytes).
+
+    Per chunk the loop does one AES-GCM call straight into a reused output buffer and
+    one write; the AAD prefix and the header are built once. In-memory sources
+    (`io.BytesIO`) are sealed from their buffer without copying the plaintext at all;
+    other sources are read with `readinto` into two reused buffers (the second one is
+    the look-ahead that tells whether a chunk is the last). Regular files are not
+    memory-mapped on purpose: a file truncated while mapped kills the process (SIGBUS).
+    """
     if not MIN_CHUNK <= chunk_size <= MAX_CHUNK:
         raise FormatError(f"chunk size must be within {MIN_CHUNK}..{MAX_CHUNK}")
     header = StreamHeader(key_id=key_id, dek_id=dek_id, chunk_size=chunk_size, salt=os.urandom(16))
     encoded = header.encode()
-    h = hashlib.sha256(encoded).digest()
     aead = _subkey(dek, header)
+    seal = aead.encrypt_into
+    h = hashlib.sha256(encoded).digest()
     dst.write(encoded)
     written = len(encoded)
     total = 0
-    index = 0
-    out = bytearray(chunk_size + TAG)
-    out_view = memoryview(out)
-    for index, (piece, final) in enumerate(_pieces(src, chunk_size)):
-        n_in = len(piece)
-        aad = h + struct.pack(">QB", index, final)
-        n_out = aead.encrypt_into(_nonce(index), piece, aad, out_view[: n_in + TAG])
-        dst.write(out_view[:n_out])
-        written += n_out
-        total += n_in
+    out = memoryview(bytearray(chunk_size + TAG))
+    with _source(src, chunk_size) as pieces:
+        for index, (piece, final) in enumerate(pieces):
+            n_in = len(piece)
+            n_out = seal(index.to_bytes(12, "big"), piece, h + _IDX.pack(index, final), out[: n_in + TAG])
+            dst.write(out[:n_out])
+            written += n_out
+            total += n_in
     return total, written
 
 
-def _pieces(src: BinaryIO, chunk_size: int) -> Iterator[tuple[memoryview, bool]]:
-    """(chunk, is_final) over `src`, always at least one (maybe empty) chunk.
+_IDX = struct.Struct(">QB")
 
-    Two reused buffers, the second the look-ahead that tells whether a chunk is the
-    last: no allocation per chunk, one copy in (readinto) and one out.
-    """
+
+@contextlib.contextmanager
+def _source(src: BinaryIO, chunk_size: int) -> Iterator[Iterator[tuple[memoryview, bool]]]:
+    """(chunk, is_final) pieces of `src`: always at least one (maybe empty) chunk."""
+    if isinstance(src, io.BytesIO):
+        # getvalue() hands back BytesIO's own bytes object when it can (always for
+        # BytesIO(data) not written to since); getbuffer() would force a private copy.
+        start = src.tell()
+        with memoryview(src.getvalue()) as whole:
+            view = whole[start:]
+            try:
+                yield _slices(view, chunk_size)
+            finally:
+                view.release()
+        src.seek(0, io.SEEK_END)
+    else:
+        yield _pieces(src, chunk_size)
+
+
+def _slices(view: memoryview, chunk_size: int) -> Iterator[tuple[memoryview, bool]]:
+    """Zero-copy pieces of an in-memory buffer (same chunking as `_pieces`)."""
+    n = len(view)
+    last = max(0, (n - 1) // chunk_size) * chunk_size  # offset of the final chunk; 0 when empty
+    for off in range(0, last, chunk_size):
+        yield view[off : off + chunk_size], False
+    yield view[last:], True
+
+
+def _pieces(src: BinaryIO, chunk_size: int) -> Iterator[tuple[memoryview, bool]]:
+    """Pieces of a file-like source through two reused buffers: one copy in, no allocation per chunk."""
     bufs = (bytearray(chunk_size), bytearray(chunk_size))
     cur = 0
     n_cur = _readinto_exact(src, bufs[cur])
@@ -187,32 +222,24 @@ def decrypt_stream(
     header = read_header(src)
     dek = resolve(header)
     aead = _subkey(dek, header)
+    open_ = aead.decrypt_into
     h = header.digest
-    want = header.chunk_size + TAG
-    index = 0
     total = 0
-    current = _read_exact(src, want)
-    while True:
-        if len(current) < TAG:
-            raise IntegrityError(f"truncated ciphertext at chunk {index}")
-        nxt = _read_exact(src, want) if len(current) == want else b""
-        final = not nxt
-        try:
-            plain = aead.decrypt(_nonce(index), current, h + struct.pack(">QB", index, final))
-        except InvalidTag:
-            raise IntegrityError(
-                f"authentication failed at chunk {index}: wrong key, or the file was truncated, reordered or modified"
-            ) from None
-        dst.write(plain)
-        total += len(plain)
-        if final:
-            return header, total
-        current = nxt
-        index += 1
-
-
-def _nonce(index: int) -> bytes:
-    return index.to_bytes(12, "big")
+    out = memoryview(bytearray(header.chunk_size))
+    with _source(src, header.chunk_size + TAG) as pieces:
+        for index, (piece, final) in enumerate(pieces):
+            if len(piece) < TAG:
+                raise IntegrityError(f"truncated ciphertext at chunk {index}")
+            try:
+                n = open_(index.to_bytes(12, "big"), piece, h + _IDX.pack(index, final), out[: len(piece) - TAG])
+            except InvalidTag:
+                raise IntegrityError(
+                    f"authentication failed at chunk {index}: wrong key, or the file was truncated, "
+                    "reordered or modified"
+                ) from None
+            dst.write(out[:n])
+            total += n
+    return header, total
 
 
 def _readinto_exact(src: BinaryIO, buf: bytearray) -> int:
