@@ -23,6 +23,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import BinaryIO, cast
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
@@ -57,6 +58,9 @@ class _Reader:
         raise NotImplementedError
 
 
+SINK = cast(BinaryIO, _Sink())
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--mib", type=int, default=128)
@@ -81,17 +85,17 @@ def main() -> None:
             aead.encrypt_into(nonce, view[i : i + DEFAULT_CHUNK], b"", out)
 
     def stream() -> None:
-        encrypt_stream(io.BytesIO(data), _Sink(), key, key_id="bench", dek_id="dek_bench", chunk_size=chunk)
+        encrypt_stream(io.BytesIO(data), SINK, key, key_id="bench", dek_id="dek_bench", chunk_size=chunk)
 
     def stream_readinto() -> None:
-        encrypt_stream(_Reader(data), _Sink(), key, key_id="bench", dek_id="dek_bench", chunk_size=chunk)  # type: ignore[arg-type]
+        encrypt_stream(cast(BinaryIO, _Reader(data)), SINK, key, key_id="bench", dek_id="dek_bench", chunk_size=chunk)
 
     blob = io.BytesIO()
     encrypt_stream(io.BytesIO(data), blob, key, key_id="bench", dek_id="dek_bench", chunk_size=chunk)
     sealed = blob.getvalue()
 
     def dec() -> None:
-        decrypt_stream(io.BytesIO(sealed), _Sink(), lambda h: key)
+        decrypt_stream(io.BytesIO(sealed), SINK, lambda h: key)
 
     names = ("raw", "raw_into", "stream", "stream_readinto", "decrypt")
     fns = (raw, raw_into, stream, stream_readinto, dec)

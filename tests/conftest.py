@@ -93,3 +93,60 @@ def store(db_url: str, state_dir: Path) -> Iterator[Store]:
         yield opened
     finally:
         opened.close()
+
+
+class SoftHSM:
+    """One SoftHSM2 configuration, with its tokens, for the whole test session.
+
+    SoftHSM2 reads `SOFTHSM2_CONF` and its token folder once per process (at
+    C_Initialize) and does not notice tokens created later, so every token the tests
+    use is created here, up front, before any test loads the PKCS#11 module.
+    """
+
+    TOKENS = ("keys", "sign")
+    PIN = "87654321"
+    SO_PIN = "12345678"
+
+    def __init__(self, root: Path, util: str, module: str) -> None:
+        import subprocess
+
+        self.module = module
+        (root / "tokens").mkdir(parents=True, exist_ok=True)
+        self.conf = root / "softhsm2.conf"
+        self.conf.write_text(
+            f"directories.tokendir = {root / 'tokens'}\nobjectstore.backend = file\nlog.level = ERROR\n"
+        )
+        self.labels = {name: f"bastion-{name}-{uuid.uuid4().hex[:8]}" for name in self.TOKENS}
+        for label in self.labels.values():
+            subprocess.run(
+                [util, "--init-token", "--free", "--label", label, "--so-pin", self.SO_PIN, "--pin", self.PIN],
+                check=True,
+                capture_output=True,
+                env={**os.environ, "SOFTHSM2_CONF": str(self.conf)},
+            )
+
+
+@pytest.fixture(scope="session")
+def softhsm2(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SoftHSM]:
+    """The session's SoftHSM2; skipped locally, failed under CI=true, when softhsm2 is missing."""
+    import shutil
+
+    from bastion.crypto._keys.pkcs11 import default_module
+
+    util = shutil.which("softhsm2-util")
+    module = default_module()
+    if util is None or module is None:
+        msg = "softhsm2 is not installed (apt-get install softhsm2)"
+        if _in_ci():
+            pytest.fail(f"{msg}; CI=true requires the PKCS#11 tests to run")
+        pytest.skip(msg)
+    hsm = SoftHSM(tmp_path_factory.mktemp("softhsm"), util, module)
+    old = os.environ.get("SOFTHSM2_CONF")
+    os.environ["SOFTHSM2_CONF"] = str(hsm.conf)
+    try:
+        yield hsm
+    finally:
+        if old is None:
+            os.environ.pop("SOFTHSM2_CONF", None)
+        else:
+            os.environ["SOFTHSM2_CONF"] = old

@@ -31,6 +31,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -68,24 +69,32 @@ def sample(
     return np.column_stack([x, *cats])
 
 
-def scenarios() -> dict[str, Callable[[np.random.Generator, int], np.ndarray]]:
+Scenario = Callable[[np.random.Generator, int], np.ndarray]
+
+
+def _scenario(**kwargs: Any) -> Scenario:
+    def draw(rng: np.random.Generator, n: int) -> np.ndarray:
+        return sample(rng, n, **kwargs)
+
+    return draw
+
+
+def scenarios() -> dict[str, Scenario]:
     def mean0(d: float) -> np.ndarray:
         m = np.zeros(NUM)
         m[0] = d
         return m
 
-    out: dict[str, Callable[[np.random.Generator, int], np.ndarray]] = {
-        "null": lambda r, n: sample(r, n),
-    }
+    out: dict[str, Scenario] = {"null": _scenario()}
     for d in (0.1, 0.2, 0.3, 0.5):
-        out[f"mean_shift_{d}sd"] = lambda r, n, d=d: sample(r, n, mean=mean0(d))
+        out[f"mean_shift_{d}sd"] = _scenario(mean=mean0(d))
     for s in (1.2, 1.5):
-        out[f"scale_x{s}"] = lambda r, n, s=s: sample(r, n, scale0=s)
+        out[f"scale_x{s}"] = _scenario(scale0=s)
     for c in (0.05, 0.10, 0.20):
-        out[f"categorical_+{int(c * 100)}pts"] = lambda r, n, c=c: sample(r, n, cat_shift=c)
+        out[f"categorical_+{int(c * 100)}pts"] = _scenario(cat_shift=c)
     for rho in (0.0, 0.8):
-        out[f"correlation_0.5_to_{rho}"] = lambda r, n, rho=rho: sample(r, n, rho=rho)
-    out["all_features_0.1sd"] = lambda r, n: sample(r, n, mean=np.full(NUM, 0.1))
+        out[f"correlation_0.5_to_{rho}"] = _scenario(rho=rho)
+    out["all_features_0.1sd"] = _scenario(mean=np.full(NUM, 0.1))
     return out
 
 

@@ -41,7 +41,7 @@ def test_frameworks_in_display_order(cat: Catalog) -> None:
         ("owasp-ml", 10),
         ("nist-ai-rmf", 72),
         ("eu-ai-act", 12),
-        ("gdpr", 5),
+        ("gdpr", 6),
         ("iso42001", 38),
     ],
 )
@@ -77,7 +77,7 @@ def test_iso_and_eu_ids(cat: Catalog) -> None:
     assert iso[0] == "A.2.2" and iso[-1] == "A.10.4" and "A.6.1.2" in iso and "A.7.4" in iso
     eu = [c.id for c in cat.list("eu-ai-act")]
     assert eu == [f"Art.{n}" for n in (9, 10, 11, 12, 13, 14, 15, 17, 19, 26, 72)] + ["Annex-IV"]
-    assert [c.id for c in cat.list("gdpr")] == ["Art.5", "Art.25", "Art.30", "Art.32", "Art.35"]
+    assert [c.id for c in cat.list("gdpr")] == ["Art.5", "Art.9", "Art.25", "Art.30", "Art.32", "Art.35"]
 
 
 def test_every_control_is_well_formed(cat: Catalog) -> None:
@@ -223,6 +223,7 @@ def test_cli_list_json(runner: CliRunner) -> None:
     data = json.loads(result.stdout)
     assert [d["ref"] for d in data] == [
         "gdpr:Art.5",
+        "gdpr:Art.9",
         "gdpr:Art.25",
         "gdpr:Art.30",
         "gdpr:Art.32",

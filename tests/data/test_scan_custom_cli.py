@@ -157,6 +157,10 @@ def test_cli_table(tmp_path: Path) -> None:
     res = runner.invoke(app, ["detect", str(p), "--json"])
     assert res.exit_code == 1
     assert json.loads(res.stdout)["columns"][0]["entity_types"] == ["EMAIL_ADDRESS"]
+    res = runner.invoke(app, ["detect", str(p), "--json", "--full", "--estimate"])
+    out = json.loads(res.stdout)
+    assert res.exit_code == 1 and out["complete"] and not out["estimated"]  # 10 rows: too few to stop early
+    assert out["columns"][0]["estimated"] is False and out["columns"][0]["names_layer"] is True
 
 
 def test_recognizer_protocol_plugins_are_used() -> None:

@@ -85,6 +85,14 @@ def test_full_scan_equivalence_on_repetitive_columns_and_unicode(tmp_path: Path)
     assert rep.columns["email"].types["EMAIL_ADDRESS"].rows == 200
 
 
+def test_distinct_value_memo_across_batches_matches_per_cell(tmp_path: Path) -> None:
+    # JSONL honours batch_rows: later batches are answered from the per-column memo of distinct values
+    rows = [[FRAGMENTS[(i * 7) % len(FRAGMENTS)], FRAGMENTS[i % 5] + " " + FRAGMENTS[i % 13]] for i in range(1000)]
+    p = tmp_path / "m.jsonl"
+    p.write_text("".join(json.dumps({"a": a, "b": b}) + "\n" for a, b in rows))
+    assert _full(p, batch_rows=100) == _per_cell(rows, ["a", "b"])
+
+
 def test_context_does_not_leak_between_cells(tmp_path: Path) -> None:
     # "ssn" in the previous cell must not raise the next cell's score (it would in one joined text)
     rows = [["my ssn"], ["536-22-1390"]] * 3

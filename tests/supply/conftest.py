@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import shutil
-import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from cryptography import x509
@@ -146,29 +145,17 @@ class Token:
 
 
 @pytest.fixture
-def softhsm(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Token]:
-    """A fresh SoftHSM2 token holding one P-256 key, configured through SOFTHSM2_CONF."""
-    module = next((m for m in SOFTHSM_MODULES if os.path.exists(m)), None)
-    if module is None or shutil.which("softhsm2-util") is None:
-        pytest.skip("SoftHSM2 is not installed")
+def softhsm(tmp_path: Path, softhsm2: Any) -> Iterator[Token]:
+    """A fresh SoftHSM2 token holding one P-256 key, in the session's shared SoftHSM2 folder."""
     import pkcs11
     from cryptography.hazmat.primitives.serialization import load_der_public_key
     from pkcs11.util.ec import encode_ec_public_key, encode_named_curve_parameters
 
-    tokens = tmp_path / "tokens"
-    tokens.mkdir()
-    conf = tmp_path / "softhsm2.conf"
-    conf.write_text(f"directories.tokendir = {tokens}\nobjectstore.backend = file\nlog.level = ERROR\n")
-    monkeypatch.setenv("SOFTHSM2_CONF", str(conf))
-    subprocess.run(
-        ["softhsm2-util", "--init-token", "--free", "--label", "bastion", "--pin", "1234", "--so-pin", "5678"],
-        check=True,
-        capture_output=True,
-        env={**os.environ, "SOFTHSM2_CONF": str(conf)},
-    )
+    module = softhsm2.module
+    label, pin = softhsm2.labels["sign"], softhsm2.PIN
     lib = pkcs11.lib(module)
-    token = lib.get_token(token_label="bastion")
-    with token.open(rw=True, user_pin="1234") as session:
+    token = lib.get_token(token_label=label)
+    with token.open(rw=True, user_pin=pin) as session:
         params = session.create_domain_parameters(
             pkcs11.KeyType.EC, {pkcs11.Attribute.EC_PARAMS: encode_named_curve_parameters("secp256r1")}, local=True
         )
@@ -180,4 +167,4 @@ def softhsm(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Token]:
             serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
         )
     )
-    yield Token(module, f"pkcs11:token=bastion;object=release?module-path={module}&pin-value=1234", public)
+    yield Token(module, f"pkcs11:token={label};object=release?module-path={module}&pin-value={pin}", public)

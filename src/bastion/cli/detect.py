@@ -29,6 +29,9 @@ def register(app: typer.Typer) -> None:
         mode: Annotated[str, typer.Option("--as", help="auto, text or table")] = "auto",
         full: Annotated[bool, typer.Option("--full", help="Tables: scan every row, not a sample")] = False,
         sample: Annotated[int, typer.Option("--sample", help="Tables: rows to sample")] = 1000,
+        estimate: Annotated[
+            bool, typer.Option("--estimate", help="Tables with --full: stop a column once its shares are stable")
+        ] = False,
         exit_zero: Annotated[bool, typer.Option("--exit-zero", help="Exit 0 even when something is found")] = False,
     ) -> None:
         """Find PII and secrets. Exit 1 when something is found, 2 on bad input."""
@@ -50,7 +53,7 @@ def register(app: typer.Typer) -> None:
         wanted = [e.strip() for e in entities.split(",") if e.strip()] if entities else None
         is_table = source != "-" and (mode == "table" or (mode == "auto" and tables.table_format(Path(source))))
         if is_table:
-            report = tables.classify_table(Path(source), detector=det, full=full, sample_rows=sample,
+            report = tables.classify_table(Path(source), detector=det, full=full, sample_rows=sample, estimate=estimate,
                                            fmt=None if tables.table_format(Path(source)) else "csv")  # fmt: skip
             found = _show_table(report.to_dict(), as_json, wanted)
         else:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import time
-import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -56,7 +56,7 @@ class AuditMiddleware:
             await self.app(scope, receive, send)
             return
         start = time.perf_counter()
-        rid = uuid.uuid4().hex[:16]
+        rid = os.urandom(8).hex()
         state = scope.setdefault("state", {})
         state["audit"] = {}
         status = 500
@@ -76,8 +76,9 @@ class AuditMiddleware:
 
     def _emit(self, scope: Scope, path: str, status: int, ms: float, info: dict[str, Any], rid: str = "") -> None:
         route = _route_name(path)
-        self.gw.metrics.requests.labels(route, str(status)).inc()
-        self.gw.metrics.latency.labels(route).observe(ms / 1000)
+        count, latency = self.gw.metrics.request(route, status)
+        count.inc()
+        latency.observe(ms / 1000)
         caller = str(info.pop("caller", "anonymous"))
         data: dict[str, Any] = {
             "route": route,

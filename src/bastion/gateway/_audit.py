@@ -19,9 +19,9 @@ import hashlib
 import json
 import logging
 import os
-import queue
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
@@ -76,9 +76,12 @@ class RequestAudit:
         self.interval_s = interval_s
         self.written = 0
         self.failures = 0
-        self._q: queue.SimpleQueue[dict[str, Any] | None] = queue.SimpleQueue()
-        self._pending = 0
-        self._lock = threading.Lock()
+        # A deque, not a queue.Queue: append/popleft are atomic under the GIL, and the writer
+        # polls every `interval_s` instead of being woken per record (a wake-up per request
+        # costs a GIL hand-over on the event loop's thread).
+        self._q: deque[dict[str, Any]] = deque()
+        self._inflight = 0
+        self._stop = threading.Event()
         self._spill_lock = threading.Lock()
         self._thread = threading.Thread(target=self._run, name="bastion-gateway-audit", daemon=True)
         self._started = False
@@ -91,7 +94,7 @@ class RequestAudit:
 
     @property
     def backlog(self) -> int:
-        return self._pending
+        return len(self._q) + self._inflight
 
     def record(self, actor: str, route: str, data: dict[str, Any]) -> None:
         """Enqueue one request record; O(1), never blocks on the database."""
@@ -106,14 +109,10 @@ class RequestAudit:
             "latency_ms": float(data.pop("latency_ms", 0.0)),
             "data": data,
         }
-        with self._lock:
-            over = self._pending >= self.max_queue
-            if not over:
-                self._pending += 1
-        if over:
+        if len(self._q) >= self.max_queue:
             self._spill_one(row)
             return
-        self._q.put(row)
+        self._q.append(row)
 
     def _spill_one(self, row: dict[str, Any]) -> None:
         line = json.dumps({**row, "ts": row["ts"].isoformat()}, separators=(",", ":")) + "\n"
@@ -125,34 +124,19 @@ class RequestAudit:
                 os.close(fd)
 
     def _run(self) -> None:
-        stop = False
-        while not stop:
-            items: list[dict[str, Any]] = []
-            try:
-                first = self._q.get(timeout=self.interval_s)
-            except queue.Empty:
-                first = None
-                self._replay_spill()
-                self._idle()
-                continue
-            if first is None:
-                stop = True
-            else:
-                items.append(first)
-            gather_until = time.monotonic() + self.interval_s  # amortise one transaction over many requests
-            while len(items) < self.batch and not stop:
-                try:
-                    nxt = self._q.get(timeout=max(0.0, gather_until - time.monotonic()))
-                except queue.Empty:
-                    break
-                if nxt is None:
-                    stop = True
-                    break
-                items.append(nxt)
-            if items:
+        while True:
+            stopping = self._stop.wait(self.interval_s)  # amortise one transaction over many requests
+            while self._q:
+                items: list[dict[str, Any]] = []
+                while self._q and len(items) < self.batch:
+                    self._inflight += 1  # counted before it leaves the deque: `flush` never sees a gap
+                    items.append(self._q.popleft())
                 self._write(items)
-                with self._lock:
-                    self._pending -= len(items)
+                self._inflight = 0
+            if stopping:
+                break
+            self._replay_spill()
+            self._idle()
         self._replay_spill()
         self._idle(force=True)
 
@@ -226,14 +210,14 @@ class RequestAudit:
         """Wait until everything enqueued so far is written (tests, shutdown)."""
         end = time.monotonic() + timeout
         while time.monotonic() < end:
-            if self._pending == 0 and not self.spill.exists():
+            if not self._q and self._inflight == 0 and not self.spill.exists():
                 return True
             time.sleep(0.01)
         return False
 
     def close(self) -> None:
         if self._started:
-            self._q.put(None)
+            self._stop.set()
             self._thread.join(timeout=60)
             self._started = False
 

@@ -10,7 +10,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import httpx
 from fastapi import Request
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from starlette.requests import ClientDisconnect
@@ -21,11 +20,14 @@ from bastion.gateway._auth.apikeys import KeyStore
 from bastion.gateway._auth.oidc import OIDCVerifier
 from bastion.gateway._auth.principal import AuthError, Principal
 from bastion.gateway._guards.chain import GuardChain
-from bastion.gateway._limits import MINUTE, Check, LocalLimiter, RedisLimiter, make_limiter
+from bastion.gateway._limits import DAY, MINUTE, Check, LocalLimiter, RedisLimiter, make_limiter
 from bastion.gateway._rbac import Authorizer
 from bastion.gateway._settings import GatewaySettings, GuardConfig
+from bastion.gateway._upstream import Upstream, make_upstream
 
 if TYPE_CHECKING:
+    import httpx
+
     from bastion.core.store import Store
 
 
@@ -40,48 +42,6 @@ class ApiError(Exception):
         self.message = message
         self.type = type_
         self.headers = headers or {}
-
-
-class ShardedClient:
-    """Several small httpx connection pools used round-robin.
-
-    httpcore's pool scans every queued request against every connection on each
-    assignment, which costs O(requests x connections) per request under load;
-    eight pools of 16 connections cut that scan by about 64 times at the same
-    total concurrency.
-    """
-
-    def __init__(self, transport: httpx.AsyncBaseTransport | None = None, shards: int = 8, per_shard: int = 16):
-        self._clients = [
-            httpx.AsyncClient(
-                transport=transport,
-                limits=httpx.Limits(
-                    max_connections=per_shard, max_keepalive_connections=per_shard, keepalive_expiry=30
-                ),
-                timeout=httpx.Timeout(60.0, connect=5.0, pool=30.0),
-                follow_redirects=False,
-                trust_env=False,
-            )
-            for _ in range(1 if transport is not None else shards)
-        ]
-        self._next = 0
-
-    def _pick(self) -> httpx.AsyncClient:
-        self._next = (self._next + 1) % len(self._clients)
-        return self._clients[self._next]
-
-    async def post(self, url: str, **kwargs: Any) -> httpx.Response:
-        return await self._pick().post(url, **kwargs)
-
-    def build_request(self, method: str, url: str, **kwargs: Any) -> httpx.Request:
-        return self._clients[0].build_request(method, url, **kwargs)
-
-    async def send(self, request: httpx.Request, *, stream: bool = False) -> httpx.Response:
-        return await self._pick().send(request, stream=stream)
-
-    async def aclose(self) -> None:
-        for client in self._clients:
-            await client.aclose()
 
 
 class Metrics:
@@ -113,6 +73,26 @@ class Metrics:
         self.tokens = Counter("bastion_gateway_tokens", "Tokens seen", ["kind"], registry=r)
         self.audit_backlog = Gauge("bastion_gateway_audit_backlog", "Audit events not yet written", registry=r)
         self.upstream_latency = Histogram("bastion_gateway_upstream_seconds", "Upstream latency", ["model"], registry=r)
+        self._children: dict[tuple[str, ...], Any] = {}
+
+    # `labels()` hashes and validates its arguments on every call; the hot path looks children up once.
+    def _child(self, metric: Any, *labels: str) -> Any:
+        key = (metric._name, *labels)
+        child = self._children.get(key)
+        if child is None:
+            if len(self._children) > 10_000:  # label values are bounded, but never let this grow unchecked
+                self._children.clear()
+            child = self._children[key] = metric.labels(*labels)
+        return child
+
+    def request(self, route: str, status: int) -> tuple[Any, Any]:
+        return self._child(self.requests, route, str(status)), self._child(self.latency, route)
+
+    def upstream(self, model: str) -> Any:
+        return self._child(self.upstream_latency, model)
+
+    def guard(self, guard: str, direction: str, effect: str) -> tuple[Any, Any]:
+        return self._child(self.guard_effects, guard, direction, effect), self._child(self.guard_latency, guard)
 
 
 @dataclass
@@ -129,8 +109,9 @@ class Gateway:
     metrics: Metrics
     executor: ThreadPoolExecutor
     chains: dict[str, GuardChain]
-    http: ShardedClient
+    http: Upstream
     classic: dict[str, Any] = field(default_factory=dict)
+    _plans: dict[tuple[Any, ...], tuple[tuple[str, bool, int, int], ...]] = field(default_factory=dict)
 
     @classmethod
     def build(
@@ -183,7 +164,7 @@ class Gateway:
             metrics=Metrics(),
             executor=executor,
             chains=chains,
-            http=ShardedClient(transport),
+            http=make_upstream(transport),
         )
 
     def chain_for(self, key: str) -> GuardChain:
@@ -205,7 +186,7 @@ class Gateway:
 
     async def authenticate(self, request: Request) -> Principal:
         ip = self.client_ip(request)
-        guard = Check(f"authfail:{ip}", 0, self.settings.auth_failures_per_minute - 1, MINUTE)
+        guard = Check(f"authfail:{ip}", 0, self._share(self.settings.auth_failures_per_minute) - 1, MINUTE)
         decision = await self.limiter.consume([guard])
         if not decision.allowed:
             self.metrics.auth_failures.labels("throttled").inc()
@@ -246,7 +227,7 @@ class Gateway:
                 record = hit
             if record is None:
                 raise AuthError("invalid api key")
-            return record.principal()
+            return self.keys.principal_of(record)
         if self.admins.is_session(token):
             return self.admins.verify_session(token)
         if self.oidc.enabled:
@@ -263,9 +244,14 @@ class Gateway:
             self.note(request, decision="forbidden")
             raise ApiError(403, "not allowed", "permission_error")
 
-    async def enforce_limits(self, request: Request, who: Principal, tokens: int) -> None:
+    def _plan(self, who: Principal) -> tuple[tuple[str, bool, int, int], ...]:
+        """The counters a caller's request touches: (name, counts tokens, limit, window), cached per caller."""
+        marker = (who.actor, who.tenant, tuple(sorted(who.limits.items())) if who.limits else ())
+        plan = self._plans.get(marker)
+        if plan is not None:
+            return plan
         s = self.settings
-        checks: list[Check] = []
+        out: list[tuple[str, bool, int, int]] = []
 
         def add(prefix: str, limits: dict[str, Any]) -> None:
             rpm, tpm, tpd = (
@@ -274,19 +260,33 @@ class Gateway:
                 limits.get("tokens_per_day"),
             )
             if rpm is not None:
-                checks.append(Check(f"{prefix}:rpm", 1, int(rpm), MINUTE))
+                out.append((f"{prefix}:rpm", False, self._share(int(rpm)), MINUTE))
             if tpm is not None:
-                checks.append(Check(f"{prefix}:tpm", tokens, int(tpm), MINUTE))
+                out.append((f"{prefix}:tpm", True, self._share(int(tpm)), MINUTE))
             if tpd is not None:
-                checks.append(Check(f"{prefix}:tpd", tokens, int(tpd), 86_400))
+                out.append((f"{prefix}:tpd", True, self._share(int(tpd)), DAY))
 
-        key_limits = s.key_limits.model_dump() | {k: v for k, v in who.limits.items() if v is not None}
-        add(f"caller:{who.actor}", key_limits)
+        add(f"caller:{who.actor}", s.key_limits.model_dump() | {k: v for k, v in who.limits.items() if v is not None})
         tenant = s.tenant_limits.get(who.tenant)
         if tenant is not None:
             add(f"tenant:{who.tenant}", tenant.model_dump())
-        if not checks:
+        if len(self._plans) > 50_000:
+            self._plans.clear()
+        plan = self._plans[marker] = tuple(out)
+        return plan
+
+    def _share(self, limit: int) -> int:
+        """This process's part of a limit: all of it when counters are shared (Redis) or alone."""
+        n = self.settings.workers
+        if n <= 1 or isinstance(self.limiter, RedisLimiter):
+            return limit
+        return max(1, limit // n) if limit > 0 else 0  # documented: approximate, per process
+
+    async def enforce_limits(self, request: Request, who: Principal, tokens: int) -> None:
+        plan = self._plan(who)
+        if not plan:
             return
+        checks = [Check(name, tokens if tok else 1, limit, window) for name, tok, limit, window in plan]
         decision = await self.limiter.consume(checks)
         if not decision.allowed:
             name = (decision.failed or "").rsplit(":", 1)[-1]
@@ -300,21 +300,9 @@ class Gateway:
         """Post-charge completion tokens (known only afterwards) to the token counters."""
         if tokens <= 0:
             return
-        s = self.settings
-        checks = []
-        key_limits = s.key_limits.model_dump() | {k: v for k, v in who.limits.items() if v is not None}
-        for prefix, lim in (
-            (f"caller:{who.actor}", key_limits),
-            (
-                f"tenant:{who.tenant}",
-                (s.tenant_limits.get(who.tenant) or s.key_limits).model_dump() if who.tenant in s.tenant_limits else {},
-            ),
-        ):
-            if lim.get("tokens_per_minute") is not None:
-                checks.append(Check(f"{prefix}:tpm", tokens, 0, MINUTE))
-            if lim.get("tokens_per_day") is not None:
-                checks.append(Check(f"{prefix}:tpd", tokens, 0, 86_400))
-        await self.limiter.add(checks)
+        checks = [Check(name, tokens, 0, window) for name, tok, _, window in self._plan(who) if tok]
+        if checks:
+            await self.limiter.add(checks)
 
 
 async def read_json(request: Request, gw: Gateway) -> dict[str, Any]:

@@ -142,6 +142,13 @@ class GatewaySettings(_Strict):
     audit_store_redacted: bool = Field(default=False, description="Keep a redacted prompt copy in audit events")
     trust_forwarded_for: bool = False
     guard_budget_ms: float = Field(default=500.0, gt=0, description="Total time for one direction of a chain")
+    stream_output_guard: Literal["window", "record"] = Field(
+        default="window",
+        description="Streams: hold text back until output guards pass it (window), or judge it after (record)",
+    )
+    stream_guard_window: int = Field(default=64, ge=1, le=65_536, description="New characters between checks")
+    stream_guard_holdback: int = Field(default=64, ge=0, le=4096, description="Characters kept back for values")
+    workers: int = Field(default=1, ge=1, le=64, description="Server processes (set by `bastion serve --workers`)")
 
     def llm(self, name: str) -> LLMModel | None:
         return next((m for m in self.models if m.name == name), None)

@@ -196,14 +196,14 @@ def shannon_entropy(value: str) -> float:
 class _Offsets:
     """Maps UTF-8 byte offsets back to character offsets, lazily and only for hits.
 
-    Hits come pattern by pattern in ascending order, so the mapping walks forward
-    from the previous hit (one decode of the gap) instead of re-decoding the
-    prefix each time; a backward jump (the next pattern) restarts from the nearest
-    cached point. That keeps a megabyte of non-ASCII text with thousands of hits
-    linear instead of quadratic.
+    The first hits walk forward from the previous one (one decode of the gap); once
+    a text has many hits (a joined table column), one vectorised pass builds the
+    whole byte-to-char table, after which each look-up is an index.
     """
 
-    __slots__ = ("_cache", "_last_b", "_last_c", "data", "identity")
+    __slots__ = ("_cache", "_last_b", "_last_c", "_misses", "_table", "data", "identity")
+
+    TABLE_AFTER = 64
 
     def __init__(self, text: str, data: bytes) -> None:
         self.identity = len(text) == len(data)
@@ -211,18 +211,37 @@ class _Offsets:
         self._cache: dict[int, int] = {0: 0}
         self._last_b = 0
         self._last_c = 0
+        self._misses = 0
+        self._table: Any = None
 
     def char(self, byte_off: int) -> int:
         if self.identity:
             return byte_off
+        table = self._table
+        if table is not None:
+            return table[byte_off]
         got = self._cache.get(byte_off)
         if got is None:
+            self._misses += 1
+            if self._misses > self.TABLE_AFTER:
+                self._table = table = _char_table(self.data)
+                return table[byte_off]
             if byte_off < self._last_b:
                 self._last_b, self._last_c = 0, 0
             got = self._last_c + len(self.data[self._last_b : byte_off].decode("utf-8", "surrogatepass"))
             self._cache[byte_off] = got
             self._last_b, self._last_c = byte_off, got
         return got
+
+
+def _char_table(data: bytes) -> Any:
+    """table[b] = characters in data[:b]: the count of UTF-8 lead (non-continuation) bytes before b."""
+    import numpy as np
+
+    raw = np.frombuffer(data, dtype=np.uint8)
+    table = np.zeros(len(raw) + 1, dtype=np.int64)
+    np.cumsum((raw & 0xC0) != 0x80, out=table[1:])
+    return memoryview(table.data)
 
 
 class _Plan:

@@ -17,6 +17,7 @@ import zlib
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
+from typing import IO
 
 NGRAMS = (2, 3, 4)
 BUCKET_BITS = 17
@@ -59,16 +60,30 @@ class NameModel:
         return 1.0 / (1.0 + math.exp(-z)) if z > -30 else 0.0
 
 
-@cache
-def load_model() -> NameModel | None:
-    """The shipped model, or None when its file is absent or malformed (the layer then runs gazetteer-only)."""
+def read_model(fh: IO[bytes]) -> NameModel | None:
+    """A model from an `.npz` stream, or None when it is not one this code can trust and use.
+
+    `allow_pickle=False`: an object array (a pickle inside the archive) is refused, not loaded.
+    """
+    import zipfile
+
     import numpy as np
 
-    ref = resources.files("bastion.data._detect") / "resources" / "names_model.npz"
     try:
-        with ref.open("rb") as fh, np.load(fh, allow_pickle=False) as z:
+        with np.load(fh, allow_pickle=False) as z:
             if int(z["version"]) != FORMAT_VERSION:
                 return None
             return NameModel.from_arrays(z["weights"], float(z["bias"]), int(z["bits"]))
-    except (FileNotFoundError, OSError, KeyError, ValueError):
+    except (OSError, KeyError, ValueError, TypeError, EOFError, zipfile.BadZipFile):
+        return None
+
+
+@cache
+def load_model() -> NameModel | None:
+    """The shipped model, or None when its file is absent or malformed (the layer then runs gazetteer-only)."""
+    ref = resources.files("bastion.data._detect") / "resources" / "names_model.npz"
+    try:
+        with ref.open("rb") as fh:
+            return read_model(fh)
+    except (FileNotFoundError, OSError):
         return None

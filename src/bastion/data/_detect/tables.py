@@ -31,6 +31,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from bastion.data._detect.engine import RawHit, resolve_overlaps_raw
+
 if TYPE_CHECKING:
     import pyarrow as pa
 
@@ -44,6 +46,7 @@ MAX_JSONL_LINE = 16 << 20
 NAMES_MIN_SHARE = 0.01  # PERSON/LOCATION share in the sample that keeps the names layer on in a full scan
 DEDUP_RATIO = 0.6  # scan distinct values only when they are at most this share of a batch's cells
 ESTIMATE_MIN_ROWS = 20_000
+CACHE_VALUES = 100_000  # distinct cell values remembered per column in a full scan
 
 _NAME_HINTS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
     (re.compile(rx, re.I), etype)
@@ -247,7 +250,13 @@ def _stable(col: ColumnReport, tolerance: float) -> bool:
 
 
 class _ColumnScanner:
-    """Scans one column batch (an Arrow string array) with one engine pass; see the module docstring."""
+    """Scans one column batch (an Arrow string array) with one engine pass; see the module docstring.
+
+    Columns with repeated values (names, cities, codes) are de-duplicated per batch,
+    and what a distinct value held is remembered per column (up to CACHE_VALUES
+    values), so a value that recurs in later batches is never detected twice: a
+    cell's result depends only on the cell, since context is fenced inside it.
+    """
 
     def __init__(self, detector: Detector, max_examples: int) -> None:
         self.detector = detector
@@ -255,10 +264,10 @@ class _ColumnScanner:
         self.names = detector._names
         self.has_names = detector._names is not None
         self.sep_len = len(_SEP)
+        self.memo: dict[tuple[str, bool], dict[str, tuple[RawHit, ...]]] = {}
 
     def scan(self, col: ColumnReport, values: pa.Array, use_names: bool) -> None:
         import numpy as np
-        import pyarrow as pa
         import pyarrow.compute as pc
 
         col.rows += len(values)
@@ -267,15 +276,60 @@ class _ColumnScanner:
         col.non_empty += n
         if not n:
             return
-        weights = None
         if n >= 64:
             vc = pc.value_counts(vals)
             if len(vc) <= n * DEDUP_RATIO:
-                vals = vc.field("values")
-                weights = vc.field("counts").to_numpy(zero_copy_only=False).astype(np.int64)
+                self._scan_distinct(col, vc.field("values"), vc.field("counts"), use_names)
+                return
+        kept, krow = self._cells(vals, use_names)
+        if not kept:
+            return
+        ktype = [h[0] for h in kept]
+        for etype in dict.fromkeys(ktype):
+            idx = [i for i, t in enumerate(ktype) if t == etype]
+            self._add(col, etype, len(np.unique(krow[idx])), [kept[i] for i in idx])
+
+    def _scan_distinct(self, col: ColumnReport, uniq: pa.Array, counts: pa.Array, use_names: bool) -> None:
+        memo = self.memo.setdefault((col.name, use_names), {})
+        texts: list[str] = uniq.to_pylist()
+        missing = [i for i, v in enumerate(texts) if v not in memo]
+        fresh: dict[int, list[RawHit]] = {}
+        if missing:
+            import pyarrow as pa
+
+            kept, krow = self._cells(uniq.take(pa.array(missing, type=pa.int64())), use_names)
+            for h, r in zip(kept, krow.tolist(), strict=True):
+                fresh.setdefault(missing[r], []).append(h)
+            for i in missing:
+                if len(memo) >= CACHE_VALUES:
+                    break
+                memo[texts[i]] = _one_per_type(fresh.get(i, []))
+        per_type: dict[str, tuple[int, list[RawHit]]] = {}
+        for i, (v, c) in enumerate(zip(texts, counts.to_pylist(), strict=True)):
+            got = _one_per_type(fresh[i]) if i in fresh else memo.get(v, ())
+            for h in got:
+                rows, hs = per_type.get(h[0], (0, []))
+                hs.append(h)
+                per_type[h[0]] = (rows + c, hs)
+        for etype, (rows, hs) in per_type.items():
+            self._add(col, etype, rows, hs)
+
+    def _add(self, col: ColumnReport, etype: str, rows: int, hits: list[RawHit]) -> None:
+        from bastion.data._detect.model import Entity
+
+        st = col.types.setdefault(etype, TypeStats())
+        st.rows += rows
+        st.max_score = max(st.max_score, max(h[3] for h in hits))
+        for h in hits[: max(0, self.max_examples - len(st.examples))]:
+            st.examples.append(Entity(*h).masked)
+
+    def _cells(self, vals: pa.Array, use_names: bool) -> tuple[list[RawHit], Any]:
+        """Kept (overlap-resolved, inside-one-cell) hits of `vals` and the cell index of each."""
+        import numpy as np
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
         joined = pc.binary_join_element_wise(vals, pa.scalar(_SEP), pa.scalar(""))
-        if isinstance(joined, pa.ChunkedArray):  # pragma: no cover - compute on an Array returns an Array
-            joined = joined.combine_chunks()
         m = len(joined)
         bufs = joined.buffers()
         off_dtype = np.int64 if pa.types.is_large_string(joined.type) else np.int32
@@ -298,7 +352,7 @@ class _ColumnScanner:
         for rec in det.recognizers:
             hits.extend(_raw(e) for e in rec.find(text) if e.score >= threshold and 0 <= e.start < e.end <= len(text))
         if not hits:
-            return
+            return [], np.zeros(0, dtype=np.int64)
         hs = np.fromiter((h[1] for h in hits), dtype=np.int64, count=len(hits))
         he = np.fromiter((h[2] for h in hits), dtype=np.int64, count=len(hits))
         row = np.searchsorted(starts, hs, side="right") - 1
@@ -309,23 +363,19 @@ class _ColumnScanner:
         rows = [row[keep_one]]
         multi = np.flatnonzero(inside & (counts[row] > 1))
         if len(multi):
-            from bastion.data._detect.engine import resolve_overlaps_raw
-
             resolved = resolve_overlaps_raw([hits[i] for i in multi])
             kept.extend(resolved)
             rows.append(np.searchsorted(starts, np.fromiter((h[1] for h in resolved), dtype=np.int64), "right") - 1)
-        krow = np.concatenate(rows)
-        ktype = [h[0] for h in kept]
-        for etype in dict.fromkeys(ktype):
-            idx = [i for i, t in enumerate(ktype) if t == etype]
-            trows = np.unique(krow[idx])
-            st = col.types.setdefault(etype, TypeStats())
-            st.rows += int(weights[trows].sum()) if weights is not None else len(trows)
-            st.max_score = max(st.max_score, max(kept[i][3] for i in idx))
-            for i in idx[: max(0, self.max_examples - len(st.examples))]:
-                from bastion.data._detect.model import Entity
+        return kept, np.concatenate(rows)
 
-                st.examples.append(Entity(*kept[i]).masked)
+
+def _one_per_type(hits: list[RawHit]) -> tuple[RawHit, ...]:
+    """The highest-scoring hit of each type in one cell (all the column report needs from it)."""
+    best: dict[str, RawHit] = {}
+    for h in hits:
+        if h[0] not in best or h[3] > best[h[0]][3]:
+            best[h[0]] = h
+    return tuple(best.values())
 
 
 def _raw(e: Any) -> Any:

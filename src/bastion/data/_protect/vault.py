@@ -82,8 +82,7 @@ class Vault:
         fp_key = _derive(dek.material, "fingerprint")
         aead = AESGCM(_derive(dek.material, "seal"))
         digest = hmac.digest
-        encoded = {v: v.encode("utf-8") for v in values}  # dict: dedupes, keeps first-seen order
-        prints = {v: digest(fp_key, b, "sha256").hex() for v, b in encoded.items()}
+        prints = {v: digest(fp_key, v.encode("utf-8"), "sha256").hex() for v in values}  # dedupes, keeps order
         store = self.keys.store
         project = self.keys.project
         with store._write() as conn:
@@ -95,11 +94,7 @@ class Vault:
             nonces = os.urandom(12 * n)
             seal = aead.encrypt
             rows = [
-                (
-                    t,
-                    prints[v],
-                    nonces[12 * i : 12 * i + 12] + seal(nonces[12 * i : 12 * i + 12], encoded[v], t.encode()),
-                )
+                (t, prints[v], (nonce := nonces[12 * i : 12 * i + 12]) + seal(nonce, v.encode("utf-8"), t.encode()))
                 for i, (v, t) in enumerate(zip(new, tokens, strict=True))
             ]
             rows.sort(key=_by_fingerprint)

@@ -123,6 +123,15 @@ class GuardChain:
     def has(self, direction: str) -> bool:
         return any(direction in link.directions for link in self.links)
 
+    def can_intervene(self, direction: str) -> bool:
+        """Whether some link could block or rewrite text in `direction` (shadow and fail-open flags cannot)."""
+        return any(
+            direction in link.directions
+            and link.cfg.action != "shadow"
+            and (link.cfg.action in ("block", "redact") or link.cfg.on_error == "closed")
+            for link in self.links
+        )
+
     async def run(self, item: GuardInput, vault: dict[str, str] | None = None) -> ChainResult:
         """Run every guard for `item.direction` in order; stop at the first block."""
         result = ChainResult(allowed=True, text=item.text, outputs=item.outputs)

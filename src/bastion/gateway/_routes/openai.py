@@ -15,7 +15,6 @@ import time
 from collections.abc import AsyncIterator
 from typing import Any
 
-import httpx
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
@@ -23,8 +22,10 @@ from bastion.core.plugins import GuardInput
 from bastion.gateway._context import ApiError, Gateway, estimate_tokens, read_json
 from bastion.gateway._guards.chain import ChainResult, GuardChain
 from bastion.gateway._guards.pii import StreamRestorer, restore
+from bastion.gateway._guards.stream import StreamBlocked, WindowedOutput
 from bastion.gateway._routes.schemas import ERRORS, body_schema
 from bastion.gateway._settings import LLMModel
+from bastion.gateway._upstream import UpstreamError, UpstreamResponse, UpstreamStream, UpstreamTimeout
 
 
 def _gw(request: Request) -> Gateway:
@@ -61,8 +62,9 @@ def _record(gw: Gateway, request: Request, result: ChainResult) -> None:
     outs = audit.setdefault("guards", [])
     for o in result.outcomes:
         outs.append(o.to_dict())
-        gw.metrics.guard_effects.labels(o.guard, o.direction, o.effect).inc()
-        gw.metrics.guard_latency.labels(o.guard).observe(o.ms / 1000)
+        effects, latency = gw.metrics.guard(o.guard, o.direction, o.effect)
+        effects.inc()
+        latency.observe(o.ms / 1000)
 
 
 async def _guard_text(
@@ -156,29 +158,35 @@ def _upstream_headers(model: LLMModel) -> dict[str, str]:
     return headers
 
 
-async def _post(gw: Gateway, model: LLMModel, path: str, body: dict[str, Any]) -> httpx.Response:
+def _payload(model: LLMModel, body: dict[str, Any]) -> bytes:
     if model.upstream_model:
         body["model"] = model.upstream_model
+    # The same encoding httpx used: compact, UTF-8, no NaN (read_json already refused those).
+    return json.dumps(body, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
+
+
+async def _post(gw: Gateway, model: LLMModel, path: str, body: dict[str, Any]) -> UpstreamResponse:
+    payload = _payload(model, body)
     t0 = time.perf_counter()
     try:
-        resp = await gw.http.post(
-            f"{model.upstream}{path}", json=body, headers=_upstream_headers(model), timeout=model.timeout
+        resp = await gw.http.request(
+            "POST", f"{model.upstream}{path}", payload, _upstream_headers(model), model.timeout
         )
-    except httpx.TimeoutException:
+    except UpstreamTimeout:
         raise ApiError(504, "upstream timed out", "upstream_error") from None
-    except httpx.HTTPError:
+    except UpstreamError:
         raise ApiError(502, "upstream unavailable", "upstream_error") from None
-    gw.metrics.upstream_latency.labels(model.name).observe(time.perf_counter() - t0)
+    gw.metrics.upstream(model.name).observe(time.perf_counter() - t0)
     return resp
 
 
-def _upstream_json(resp: httpx.Response) -> dict[str, Any]:
-    if resp.status_code >= 400:
-        status = resp.status_code if resp.status_code in (400, 404, 408, 413, 422, 429) else 502
-        raise ApiError(status, f"upstream answered {resp.status_code}", "upstream_error")
+def _upstream_json(resp: UpstreamResponse) -> dict[str, Any]:
+    if resp.status >= 400:
+        status = resp.status if resp.status in (400, 404, 408, 413, 422, 429) else 502
+        raise ApiError(status, f"upstream answered {resp.status}", "upstream_error")
     try:
         data = resp.json()
-    except ValueError:
+    except (ValueError, RecursionError):
         raise ApiError(502, "upstream sent invalid JSON", "upstream_error") from None
     if not isinstance(data, dict):
         raise ApiError(502, "upstream sent an unexpected body", "upstream_error")
@@ -279,6 +287,10 @@ async def _completion(request: Request, path: str, *, chat: bool) -> Response:
     return JSONResponse(data)
 
 
+def _sse(data: dict[str, Any]) -> bytes:
+    return b"data: " + json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode() + b"\n\n"
+
+
 async def _stream(
     gw: Gateway,
     request: Request,
@@ -290,88 +302,147 @@ async def _stream(
     vault: dict[str, str],
     chat: bool,
 ) -> Response:
-    if model.upstream_model:
-        body["model"] = model.upstream_model
-    req = gw.http.build_request(
-        "POST", f"{model.upstream}{path}", json=body, headers=_upstream_headers(model), timeout=model.timeout
-    )
+    payload = _payload(model, body)
     try:
-        resp = await gw.http.send(req, stream=True)
-    except httpx.HTTPError:
+        resp: UpstreamStream = await gw.http.stream(
+            "POST", f"{model.upstream}{path}", payload, _upstream_headers(model), model.timeout
+        )
+    except UpstreamTimeout:
+        raise ApiError(504, "upstream timed out", "upstream_error") from None
+    except UpstreamError:
         raise ApiError(502, "upstream unavailable", "upstream_error") from None
-    if resp.status_code >= 400:
+    if resp.status >= 400:
         await resp.aclose()
         raise ApiError(
-            502 if resp.status_code >= 500 else resp.status_code,
-            f"upstream answered {resp.status_code}",
+            502 if resp.status >= 500 else resp.status,
+            f"upstream answered {resp.status}",
             "upstream_error",
         )
+    s = gw.settings
+    # Guards that can change or stop the answer see it before it leaves (held-back windows);
+    # flag/shadow-only chains, or `stream_output_guard: record`, judge the assembled text afterwards.
+    windowed = s.stream_output_guard == "window" and chain.can_intervene("output")
     restorers: dict[int, StreamRestorer] = {}
+    windows: dict[int, WindowedOutput] = {}
     pieces: dict[int, list[str]] = {}
     audit = request.scope.setdefault("state", {}).setdefault("audit", {})
+    last_check: list[ChainResult] = []
+
+    async def check(text: str) -> ChainResult:
+        item = GuardInput(
+            direction="output",
+            text=text,
+            route=request.url.path,
+            model=model.name,
+            tenant=who.tenant,
+            client_id=who.actor,
+        )
+        result = await chain.run(item, dict(vault))
+        last_check[:] = [result]
+        return result
+
+    def window(idx: int) -> WindowedOutput:
+        w = windows.get(idx)
+        if w is None:
+            w = windows[idx] = WindowedOutput(
+                check,
+                StreamRestorer(vault),
+                window=s.stream_guard_window,
+                holdback=s.stream_guard_holdback,
+            )
+        return w
 
     def field_of(choice: dict[str, Any]) -> tuple[dict[str, Any] | None, str]:
         return (choice.get("delta"), "content") if chat else (choice, "text")
 
+    async def text_out(idx: int, delta: str) -> str:
+        if windowed:
+            return await window(idx).feed(delta)
+        pieces.setdefault(idx, []).append(delta)
+        return restorers.setdefault(idx, StreamRestorer(vault)).feed(delta)
+
+    async def end_of(idx: int) -> str:
+        if windowed:
+            return await window(idx).finish() if idx in windows else ""
+        return restorers[idx].flush() if idx in restorers else ""
+
+    def tail_event(last: dict[str, Any], idx: int, tail: str) -> bytes:
+        choice: dict[str, Any] = {"index": idx, "finish_reason": None}
+        if chat:
+            choice["delta"] = {"content": tail}
+        else:
+            choice["text"] = tail
+        return _sse({**last, "choices": [choice]})
+
     async def events() -> AsyncIterator[bytes]:
         last: dict[str, Any] | None = None
+        finished: set[int] = set()
         try:
-            async for line in resp.aiter_lines():
-                if not line.startswith("data:"):
-                    continue
-                payload = line[5:].strip()
-                if payload == "[DONE]":
-                    break
-                try:
-                    chunk = json.loads(payload)
-                except ValueError:
-                    continue
-                if not isinstance(chunk, dict):
-                    continue
-                last = chunk
-                for choice in chunk.get("choices") or []:
-                    if not isinstance(choice, dict):
+            try:
+                async for line in resp.lines():
+                    if not line.startswith("data:"):
                         continue
-                    holder, key = field_of(choice)
-                    if isinstance(holder, dict) and isinstance(holder.get(key), str):
-                        idx = int(choice.get("index", 0) or 0)
-                        r = restorers.setdefault(idx, StreamRestorer(vault))
-                        pieces.setdefault(idx, []).append(holder[key])
-                        holder[key] = r.feed(holder[key])
-                    if choice.get("finish_reason") is not None:
-                        idx = int(choice.get("index", 0) or 0)
-                        tail = restorers[idx].flush() if idx in restorers else ""
-                        if tail and isinstance(holder, dict):
-                            holder[key] = (holder.get(key) or "") + tail
-                if isinstance(chunk.get("usage"), dict):
-                    await _finish(gw, request, who, chunk)
-                yield f"data: {json.dumps(chunk, separators=(',', ':'))}\n\n".encode()
-            leftovers = {i: r.flush() for i, r in restorers.items()}
-            if any(leftovers.values()) and last is not None:
-                for idx, tail in leftovers.items():
-                    if tail:
-                        extra = {
-                            **last,
-                            "choices": [
-                                {
-                                    "index": idx,
-                                    "delta" if chat else "text": {"content": tail} if chat else tail,
-                                    "finish_reason": None,
-                                }
-                            ],
-                        }
-                        yield f"data: {json.dumps(extra, separators=(',', ':'))}\n\n".encode()
-            if chain.has("output"):  # streamed text is already out: output guards record, they cannot recall
+                    data = line[5:].strip()
+                    if data == "[DONE]":
+                        break
+                    try:
+                        chunk = json.loads(data)
+                    except ValueError:
+                        continue
+                    if not isinstance(chunk, dict):
+                        continue
+                    last = chunk
+                    quiet = windowed and not isinstance(chunk.get("usage"), dict)
+                    for choice in chunk.get("choices") or []:
+                        if not isinstance(choice, dict):
+                            continue
+                        holder, key = field_of(choice)
+                        idx = choice.get("index", 0)
+                        idx = idx if isinstance(idx, int) and not isinstance(idx, bool) else 0
+                        if isinstance(holder, dict) and isinstance(holder.get(key), str):
+                            holder[key] = await text_out(idx, holder[key])
+                        if choice.get("finish_reason") is not None:
+                            tail = await end_of(idx)
+                            finished.add(idx)
+                            if tail and isinstance(holder, dict):
+                                holder[key] = (holder.get(key) or "") + tail
+                        if quiet and (
+                            choice.get("finish_reason") is not None
+                            or not isinstance(holder, dict)
+                            or holder.get(key)
+                            or any(k != key for k in holder)
+                            or any(k not in ("index", "delta", "text", "finish_reason", "logprobs") for k in choice)
+                        ):
+                            quiet = False
+                    if isinstance(chunk.get("usage"), dict):
+                        await _finish(gw, request, who, chunk)
+                    if quiet:  # only withheld text in it: nothing to send yet
+                        continue
+                    yield _sse(chunk)
+                open_idx = set(windows if windowed else restorers) - finished
+                for idx in sorted(open_idx):
+                    tail = await end_of(idx)
+                    if tail and last is not None:
+                        yield tail_event(last, idx, tail)
+            except StreamBlocked as exc:
+                if last_check:
+                    _record(gw, request, last_check[0])
+                audit["decision"] = "blocked_in_stream"
+                audit["blocked_by"] = exc.guard
+                audit["stream_checks"] = sum(w.checks for w in windows.values())
+                yield _sse({"error": {"message": f"response withheld by guard {exc.guard!r}", "type": "guard_blocked"}})
+                return
+            except UpstreamError:
+                audit["decision"] = "upstream_failed_in_stream"
+                yield _sse({"error": {"message": "upstream stream failed", "type": "upstream_error"}})
+                return
+            if windowed:
+                if last_check:
+                    _record(gw, request, last_check[0])
+                audit["stream_checks"] = sum(w.checks for w in windows.values())
+            elif chain.has("output"):  # flag/shadow only: judge the assembled text, for the record
                 for parts in pieces.values():
-                    item = GuardInput(
-                        direction="output",
-                        text="".join(parts),
-                        route=request.url.path,
-                        model=model.name,
-                        tenant=who.tenant,
-                        client_id=who.actor,
-                    )
-                    result = await chain.run(item, dict(vault))
+                    result = await check("".join(parts))
                     _record(gw, request, result)
                     if not result.allowed:
                         audit["decision"] = "flagged_after_stream"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 import math
 from pathlib import Path
 from typing import Any
@@ -149,15 +150,16 @@ async def predict(model: str, request: Request) -> JSONResponse:
     runner = gw.classic.get(model)
     if runner is None:
         assert cfg.url is not None
+        payload = json.dumps({"inputs": np.asarray(features).tolist()}, allow_nan=False).encode()
         try:
-            resp = await gw.http.post(cfg.url, json={"inputs": np.asarray(features).tolist()}, timeout=cfg.timeout)
+            resp = await gw.http.request("POST", cfg.url, payload, {"content-type": "application/json"}, cfg.timeout)
         except Exception:
             raise ApiError(502, "upstream unavailable", "upstream_error") from None
-        if resp.status_code >= 400:
-            raise ApiError(502, f"upstream answered {resp.status_code}", "upstream_error")
+        if resp.status >= 400:
+            raise ApiError(502, f"upstream answered {resp.status}", "upstream_error")
         try:
             outputs = resp.json()
-        except ValueError:
+        except (ValueError, RecursionError):
             raise ApiError(502, "upstream sent invalid JSON", "upstream_error") from None
     else:
         loop = asyncio.get_running_loop()

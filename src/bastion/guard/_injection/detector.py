@@ -1,7 +1,8 @@
 """The injection/jailbreak detector: normalise, window, score each window and decoded variant, keep the max.
 
 Long inputs (retrieved documents, web pages) are scored in overlapping windows
-so that one injected paragraph is not diluted by pages of benign text; decoded
+so that one injected paragraph is not diluted by pages of benign text, and
+indirect content is also scored line by line (see `segments`); decoded
 variants (base64, rot13, tag characters, ...) are scored on their own. A
 cooperative time budget bounds the work; past it the guard's failure mode
 applies.
