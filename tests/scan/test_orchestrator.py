@@ -104,3 +104,20 @@ def test_unreadable_and_looping_paths_become_findings(tmp_path: Path, store: Sto
     (root / "dangling").symlink_to(root / "nowhere")
     report = run_scan(root, store, load_policy(None), _options(follow_symlinks=True))
     assert any(f.rule_id == "scan.unreadable" for f in report.findings)
+
+
+def test_process_pool_path_with_the_registered_scanners(tmp_path: Path, store: Store) -> None:
+    """Above the inline limit, scanners run in spawned worker processes; results must match inline."""
+    root = tmp_path / "many"
+    root.mkdir()
+    for i in range(40):
+        (root / f"cfg{i:02d}.env").write_text(
+            f"AWS_ACCESS_KEY_ID=AKIA{'ABCDEFGHJKLMNP'[i % 14]}QRSTUVWXYZ2345{i:02d}\n"
+        )
+    pooled = run_scan(root, store, load_policy(None), _options(workers=2, timeout_per_file=30))
+    inline = run_scan(root, store, load_policy(None), _options(workers=1, timeout_per_file=30))
+    assert pooled.stats["files_scanned"] == 40
+    key = lambda r: sorted((f.rule_id, f.asset_uri, f.fingerprint) for f in r.findings)  # noqa: E731
+    assert key(pooled) == key(inline)
+    leaked = {f.asset_uri for f in pooled.findings if f.rule_id.startswith("data.secret")}
+    assert len(leaked) == 40
