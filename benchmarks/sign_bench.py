@@ -25,7 +25,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from bastion.model._sign.hashing import CHUNK, HashSpec, _hash_range, collect_files, hash_files
+from bastion.core.hashing import hash_range
+from bastion.model._sign.hashing import CHUNK, HashSpec, collect_files, hash_files
 from bastion.model.sign import generate, sign_model, verify_model, write_keypair
 
 UPSTREAM = Path(sys.executable).with_name("model_signing")
@@ -84,14 +85,14 @@ def main() -> None:
         big = sorted(model.glob("*.safetensors"))[0]
         size = big.stat().st_size
         buf = bytearray(CHUNK)
-        _hash_range(big, "sha256", 0, size, buf)  # warm the page cache
+        hash_range(big, 0, size, algorithm="sha256", buf=buf)  # warm the page cache
         for algo in ("sha256", "blake3"):
             if algo == "blake3":
                 from bastion.model._sign.hashing import _blake3_file
 
                 t = best(lambda: _blake3_file(big, 1), args.repeat)
             else:
-                t = best(lambda a=algo: _hash_range(big, a, 0, size, buf), args.repeat)
+                t = best(lambda a=algo: hash_range(big, 0, size, algorithm=a, buf=buf), args.repeat)
             print(f"hash 1 core  {algo:<7} {size / 1e9 / t:6.2f} GB/s")
         files = collect_files(model, HashSpec())
         t = best(lambda: hash_files(files, HashSpec()), args.repeat)

@@ -171,7 +171,7 @@ _IDX = struct.Struct(">QB")
 @contextlib.contextmanager
 def _source(src: BinaryIO, chunk_size: int) -> Iterator[Iterator[tuple[memoryview, bool]]]:
     """(chunk, is_final) pieces of `src`: always at least one (maybe empty) chunk."""
-    if isinstance(src, io.BytesIO):
+    if type(src) is io.BytesIO:  # exactly: a subclass may override read()
         # getvalue() hands back BytesIO's own bytes object when it can (always for
         # BytesIO(data) not written to since); getbuffer() would force a private copy.
         start = src.tell()

@@ -15,22 +15,9 @@ import os
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from bastion.core.hashing import hash_range
+
 SHARD_SIZE = 64 * 1024 * 1024
-_CHUNK = 4 * 1024 * 1024
-
-
-def _hash_range(fd: int, start: int, length: int) -> bytes:
-    h = hashlib.sha256()
-    buf = bytearray(min(_CHUNK, max(length, 1)))
-    view = memoryview(buf)
-    pos, end = start, start + length
-    while pos < end:
-        n = os.preadv(fd, [view[: min(len(buf), end - pos)]], pos)
-        if n <= 0:
-            raise OSError(f"file shrank while hashing (at byte {pos})")
-        h.update(view[:n])
-        pos += n
-    return h.digest()
 
 
 def digest_file(path: Path, *, sharded: bool = False, workers: int | None = None, shard_size: int = SHARD_SIZE) -> str:
@@ -47,10 +34,10 @@ def digest_file(path: Path, *, sharded: bool = False, workers: int | None = None
         starts = list(range(0, size, shard_size)) or [0]
         n = workers or min(len(starts), os.cpu_count() or 1)
         if n <= 1 or len(starts) == 1:
-            parts = [_hash_range(fd, s, min(shard_size, size - s)) for s in starts]
+            parts = [hash_range(fd, s, min(s + shard_size, size)) for s in starts]
         else:
             with ThreadPoolExecutor(max_workers=n) as pool:
-                parts = list(pool.map(lambda s: _hash_range(fd, s, min(shard_size, size - s)), starts))
+                parts = list(pool.map(lambda s: hash_range(fd, s, min(s + shard_size, size)), starts))
     finally:
         os.close(fd)
     root = hashlib.sha256(b"bastion-sharded-sha256-v1\0" + size.to_bytes(8, "big"))

@@ -19,6 +19,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from bastion.core.hashing import hash_range
 from bastion.model._sign import rules as R
 from bastion.model._sign.core import _ignores, default_signature_path, sign_model, verify_model
 from bastion.model._sign.hashing import HashSpec, collect_files
@@ -91,17 +92,7 @@ class DatasetVerifyResult:
 
 
 def _hash_range(path: Path, start: int, end: int) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        fh.seek(start)
-        left = end - start
-        while left > 0:
-            block = fh.read(min(4 << 20, left))
-            if not block:
-                raise OSError(f"{path}: file shrank while hashing")
-            h.update(block)
-            left -= len(block)
-    return h.hexdigest()
+    return hash_range(path, start, end).hex()
 
 
 def _is_parquet(path: Path, size: int) -> bool:

@@ -11,19 +11,19 @@ following them.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import stat
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Any, Protocol
+from typing import Any
 
 from model_signing import manifest as ms_manifest
 from model_signing._hashing import hashing as ms_hashing
 
-ALGORITHMS = ("sha256", "blake2", "blake3")
+from bastion.core.hashing import ALGORITHMS, hash_range
+
 METHODS = ("files", "shards")
 GIT_PATHS = (".git", ".gitattributes", ".github", ".gitignore")
 DEFAULT_SHARD_SIZE = 1_000_000_000
@@ -38,24 +38,6 @@ class UnsafePathError(ValueError):
         super().__init__(f"{path}: {reason}")
         self.path = path
         self.reason = reason
-
-
-class _Hasher(Protocol):
-    def update(self, data: bytes | memoryview, /) -> object: ...
-    def digest(self) -> bytes: ...
-
-
-def _new_hasher(algorithm: str) -> _Hasher:
-    if algorithm == "sha256":
-        return hashlib.sha256()
-    if algorithm == "blake2":
-        return hashlib.blake2b()
-    if algorithm == "blake3":
-        import blake3
-
-        h: _Hasher = blake3.blake3(max_threads=1)
-        return h
-    raise ValueError(f"unsupported hash algorithm {algorithm!r} (expected one of: {', '.join(ALGORITHMS)})")
 
 
 @dataclass(frozen=True, slots=True)
@@ -202,27 +184,6 @@ def collect_files(root: Path, spec: HashSpec) -> list[FileEntry]:
     return out
 
 
-def _hash_range(path: Path, algorithm: str, start: int, end: int, buf: bytearray) -> bytes:
-    """Hash bytes [start, end) with one reusable buffer; a file that shrinks under us is an error."""
-    h = _new_hasher(algorithm)
-    view = memoryview(buf)
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        if hasattr(os, "posix_fadvise"):
-            os.posix_fadvise(fd, start, end - start, os.POSIX_FADV_SEQUENTIAL)
-        pos = start
-        while pos < end:
-            want = min(len(buf), end - pos)
-            n = os.preadv(fd, [view[:want]], pos)
-            if n <= 0:
-                raise OSError(f"{path}: file shrank while it was being hashed")
-            h.update(view[:n])
-            pos += n
-    finally:
-        os.close(fd)
-    return h.digest()
-
-
 def _blake3_file(path: Path, threads: int) -> bytes:
     import blake3
 
@@ -284,7 +245,7 @@ def hash_files(
         buf = getattr(local, "buf", None)
         if buf is None:
             buf = local.buf = bytearray(CHUNK)
-        digest = _hash_range(path, spec.algorithm, s, e, buf)
+        digest = hash_range(path, s, e, algorithm=spec.algorithm, buf=buf)
         if progress:
             progress(e - s)
         return ident, digest
