@@ -49,6 +49,7 @@ MAX_CHUNK = 1 << 26
 MAX_HEADER = 4096
 MAX_ID = 256
 _FIXED = struct.Struct(">BBI16s")
+_IDX = struct.Struct(">QB")  # chunk AAD suffix: index u64 | final u8
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,9 +164,6 @@ def encrypt_stream(
             written += n_out
             total += n_in
     return total, written
-
-
-_IDX = struct.Struct(">QB")
 
 
 @contextlib.contextmanager

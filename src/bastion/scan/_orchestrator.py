@@ -58,7 +58,7 @@ def _alarm(signum: int, frame: FrameType | None) -> None:
 
 
 def _scan_target(target: ScanTarget, names: Sequence[str], timeout: float) -> list[Finding]:
-    """Run the named scanners on one target, within `timeout` seconds in total."""
+    """Run the named scanners on one target; each gets `timeout` seconds (enforced in the main thread)."""
     results: list[Finding] = []
     use_alarm = hasattr(signal, "setitimer") and _in_main_thread()
     previous = signal.signal(signal.SIGALRM, _alarm) if use_alarm else None
