@@ -7,7 +7,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bastion.data import Detector, catalog, detect
-from bastion.data._detect.engine import Engine, _span_scanner
+from bastion.data._detect import engine as engine_mod
+from bastion.data._detect.engine import Engine, _Anchors, _span_scanner, anchor_of
 
 PIECES = ["ann@corp.io", " ", "\n", "4539 1488 0343 6467", "ssn 536-22-1390", "ghp_" + "a1B2" * 9, "é", "🎉",
           "password = hunter2hunter2X", "+44 20 7946 0958", "(415) 555-0132", "x", "AKIA" + "ABCDEFGHIJKLMNOP",
@@ -25,6 +26,38 @@ def test_direct_re2_spans_equal_finditer(text: str) -> None:
         grouped = rx.groups > 0
         expected = [m.span(1) if grouped else m.span() for m in rx.finditer(data)]
         assert _span_scanner(rx, grouped)(data) == expected, name
+
+
+ANCHORED = [(p, a) for p in catalog() if (a := anchor_of(p)) is not None]
+DIGITY = ["0", "12", "123", "1234", "4539 1488 0343 6467", "415-555-0132", "(415) 555-0132 x12", "536-22-1390",
+          "@", "a@b.co", "ann.lee@corp.example.io", "é", "🎉", " ", "-", ".", "\n", "x", "000000000000000000",
+          "+44 20 7946 0958", "01 30 69 74 34", "DE89370400440532013000", "user@", "@host.io"]  # fmt: skip
+
+
+def test_anchors_cover_the_patterns_that_matter() -> None:
+    names = {p.name for p, _a in ANCHORED}
+    assert {"email", "phone_nanp", "phone_national", "ca_sin", "us_ssn"} <= names
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.sampled_from(DIGITY), max_size=60).map("".join))
+def test_anchor_windows_find_exactly_what_a_whole_pass_finds(text: str) -> None:
+    data = text.encode()
+    anchors = _Anchors(data)
+    for p, anchor in ANCHORED:
+        rx = re2.compile(p.full_regex.encode())
+        scan = _span_scanner(rx, rx.groups > 0)
+        assert scan(data, anchors.windows(anchor, force=True)) == scan(data), p.name
+
+
+def test_large_input_uses_windows_and_agrees(monkeypatch: object) -> None:
+    text = ("Lorem ipsum dolor sit amet. " * 40 + "Call (415) 555-0132 or mail ann.lee@corp.io, ssn 536-22-1390. ") * 60
+    assert len(text) >= engine_mod.ANCHOR_MIN_INPUT
+    det = Detector(names=False, backend="re2")
+    windowed = [(e.entity_type, e.start, e.end, e.score) for e in det.detect(text)]
+    monkeypatch.setattr(engine_mod, "ANCHOR_MIN_INPUT", 1 << 62)  # type: ignore[attr-defined]
+    whole = [(e.entity_type, e.start, e.end, e.score) for e in det.detect(text)]
+    assert windowed == whole and len(whole) >= 180
 
 
 def test_empty_matches_advance() -> None:

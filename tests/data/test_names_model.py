@@ -6,10 +6,13 @@ import io
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bastion.data import detect
+from bastion.data._detect.model import Entity
 from bastion.data._detect.namemodel import BUCKET_BITS, NameModel, features, load_model, read_model
-from bastion.data._detect.names import NamesLayer
+from bastion.data._detect.names import _TOKEN, NamesLayer
 
 
 def _persons(text: str) -> list[str]:
@@ -72,3 +75,28 @@ def test_features_are_stable_and_bounded() -> None:
     f = features("Anna-Lena")
     assert f == features("anna-lena") and all(0 <= i < 1 << BUCKET_BITS for i in f)
     assert features("") and features("x" * 500)
+
+
+WORDS = ["Maria", "Gonzalez", "Berlin", "Lake", "Dear", "Mr.", "Dr", "Anna-Lena", "Smith", "The", "Quarterly", "Report",
+         "Oluwaseun", "Adeyemi", "Springfield", "Newtonville", "Customer", "Paris", "Siobhan", "New", "York", "J.",
+         "in", "from", "dear", "name:", "called", "and", "Kubernetes", ",", ".", "\n"]  # fmt: skip
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(st.sampled_from(WORDS), max_size=25).map(" ".join))
+def test_lone_token_fast_path_matches_the_full_rules(text: str) -> None:
+    layer = NamesLayer.load()
+    assert layer is not None
+    fast = [(e.entity_type, e.start, e.end, e.score) for e in layer.find(text)]
+    # the reference: every run, lone tokens included, through the full place/gazetteer/model rules
+
+    tokens = [(m.start(), m.end(), m.group()) for m in _TOKEN.finditer(text)]
+    out: list[Entity] = []
+    i = 0
+    while i < len(tokens):
+        j = i + 1
+        while j < len(tokens) and tokens[j][0] - tokens[j - 1][1] == 1 and text[tokens[j - 1][1]] == " ":
+            j += 1
+        layer._run(text, tokens[i:j], out, 0)
+        i = j
+    assert fast == [(e.entity_type, e.start, e.end, e.score) for e in out]

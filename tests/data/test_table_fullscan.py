@@ -122,6 +122,13 @@ def test_names_layer_only_where_the_sample_suggests_names(tmp_path: Path) -> Non
     assert forced.columns["note"].types["PERSON"].rows == 1
 
 
+def test_names_layer_flag_is_false_when_names_are_off(tmp_path: Path) -> None:
+    p = tmp_path / "o.csv"
+    _write_csv(p, ["customer"], [["Maria Gonzalez"]] * 5)
+    for rep in (classify_table(p, detector=Detector(names=False)), classify_table(p, detector=DET, names=False)):
+        assert rep.to_dict()["columns"][0]["names_layer"] is False and "PERSON" not in rep.columns["customer"].types
+
+
 def test_estimate_stops_early_on_stable_columns(tmp_path: Path) -> None:
     p = tmp_path / "e.csv"
     p.write_text("email\n" + "".join(f"u{i}@corp.io\n" for i in range(200_000)))

@@ -253,6 +253,7 @@ class _Plan:
     """
 
     __slots__ = (
+        "anchor",
         "best",
         "context",
         "context_score",
@@ -290,14 +291,19 @@ class _Plan:
         self.best = max(pattern.score, self.context_score, pattern.invalid_score or 0.0)
         self.grouped = regex.groups > 0
         self.scan = _span_scanner(regex, self.grouped)
+        self.anchor = anchor_of(pattern) if hasattr(regex, "_regexp") else None
 
 
 def _span_scanner(regex: Any, grouped: bool) -> Any:
-    """A function `bytes -> list of (start, end)` for the value span of every match.
+    """A function `(bytes, windows) -> list of (start, end)` for the value span of every match.
 
     google-re2's `finditer` builds a Python match object (and decodes offsets) per
     hit; its compiled `_regexp.Match` returns the spans directly, which halves the
     per-hit cost. The public API is the fallback when that internal is missing.
+    With `windows` (sorted, disjoint byte ranges that hold every match; see
+    `_Anchors`) only those ranges are searched, resuming where the previous match
+    ended exactly as one pass over the whole text would. RE2 judges `\b` and `^` at a
+    range edge against the whole text, so a range edge is not a text edge.
     """
     raw = getattr(regex, "_regexp", None)
     if raw is not None and hasattr(raw, "Match"):
@@ -311,26 +317,164 @@ def _span_scanner(regex: Any, grouped: bool) -> Any:
         match = raw.Match
         idx = 1 if grouped else 0
 
-        def scan_re2(data: bytes) -> list[tuple[int, int]]:
+        def scan_re2(data: bytes, windows: Sequence[tuple[int, int]] | None = None) -> list[tuple[int, int]]:
             out: list[tuple[int, int]] = []
-            pos, n = 0, len(data)
-            while pos <= n:
-                spans = match(unanchored, data, pos, n)
-                whole_end = spans[0][1]
-                if whole_end < 0:
-                    break
-                out.append(spans[idx])
-                pos = whole_end + 1 if whole_end == spans[0][0] else whole_end
+            last = 0
+            for ws, we in ((0, len(data)),) if windows is None else windows:
+                pos = ws if ws > last else last
+                while pos <= we:
+                    spans = match(unanchored, data, pos, we)
+                    whole_end = spans[0][1]
+                    if whole_end < 0:
+                        break
+                    out.append(spans[idx])
+                    pos = whole_end + 1 if whole_end == spans[0][0] else whole_end
+                    last = pos
             return out
 
         return scan_re2
 
-    def scan_generic(data: bytes) -> list[tuple[int, int]]:
+    def scan_generic(data: bytes, windows: Sequence[tuple[int, int]] | None = None) -> list[tuple[int, int]]:
         if grouped:
             return [m.span(1) for m in regex.finditer(data)]
         return [m.span() for m in regex.finditer(data)]
 
     return scan_generic
+
+
+ANCHOR_MIN_INPUT = 64 << 10  # below this a full pass per pattern is already cheap
+_ANCHOR_MAX_CHARS = 1024
+_MATCH_CALL_BYTES = 600  # one Match call costs about as much as a DFA pass over this many bytes
+
+
+def anchor_of(pattern: Pattern) -> tuple[str, int, int, int] | None:
+    """A part every match of `pattern` must contain, and how far a match reaches around it.
+
+    Returns (kind, arg, before, after) in bytes: kind "at" (a literal "@") or "digits"
+    (a run of at least `arg` ASCII digits), found as a top-level item of the regex, so
+    it is mandatory; a match starts at most `before` bytes before the anchor starts
+    and ends at most `after` bytes after it. Widths come from the regex parser in
+    characters and are multiplied by 4 (the longest UTF-8 character). None when no
+    such item exists or the reach is unbounded: that pattern is always scanned whole.
+    """
+    try:
+        import re._parser as sre
+    except ImportError:  # pragma: no cover - Python < 3.11
+        return None
+    try:
+        parsed = sre.parse(pattern.regex)
+    except Exception:  # a construct Python's parser does not know: no anchor, whole scans
+        return None
+    items = list(parsed.data)
+    best: tuple[str, int, int, int] | None = None
+    for i, (op, av) in enumerate(items):
+        if op is sre.LITERAL and av == 0x40:
+            kind, arg = "at", 0
+        elif (
+            op in (sre.MAX_REPEAT, sre.MIN_REPEAT)
+            and av[0] >= 2
+            and list(av[2].data) == [(sre.IN, [(sre.CATEGORY, sre.CATEGORY_DIGIT)])]
+        ):
+            kind, arg = "digits", int(av[0])
+        else:
+            continue
+        head = sre.SubPattern(parsed.state, items[:i])
+        tail = sre.SubPattern(parsed.state, items[i:])
+        before, after = head.getwidth()[1], tail.getwidth()[1]
+        if before > _ANCHOR_MAX_CHARS or after > _ANCHOR_MAX_CHARS:
+            continue
+        cand = (kind, arg, before * _byte_factor(sre, head), after * _byte_factor(sre, tail))
+        # "@" is rarer than any digit run; among digit runs, the longest minimum is rarest
+        if best is None or (kind == "at") > (best[0] == "at") or (best[0] == kind == "digits" and arg > best[1]):
+            best = cand
+    return best
+
+
+def _byte_factor(sre: Any, sub: Any) -> int:
+    """1 when every character the sub-pattern can match is ASCII (one UTF-8 byte), else 4.
+
+    RE2's `\\d`, `\\w`, `\\s` and `\\b` are ASCII-only; `.`, negated classes and
+    non-ASCII literals can match multi-byte characters.
+    """
+    stack = [sub]
+    while stack:
+        node = stack.pop()
+        for op, av in node.data if hasattr(node, "data") else node:
+            if op in (sre.ANY, sre.NOT_LITERAL) or (op is sre.LITERAL and av > 0x7F):
+                return 4
+            if op is sre.IN:
+                for iop, iav in av:
+                    if iop is sre.NEGATE or (iop is sre.CATEGORY and iav not in _ASCII_CATEGORIES(sre)):
+                        return 4
+                    if (iop is sre.LITERAL and iav > 0x7F) or (iop is sre.RANGE and iav[1] > 0x7F):
+                        return 4
+            elif op in (sre.MAX_REPEAT, sre.MIN_REPEAT, sre.POSSESSIVE_REPEAT):
+                stack.append(av[2])
+            elif op is sre.SUBPATTERN:
+                stack.append(av[3])
+            elif op is sre.BRANCH:
+                stack.extend(av[1])
+            elif op in (sre.ATOMIC_GROUP,):
+                stack.append(av)
+            elif op not in (sre.LITERAL, sre.AT, sre.CATEGORY):
+                return 4  # anything unexpected: assume the worst
+    return 1
+
+
+def _ASCII_CATEGORIES(sre: Any) -> tuple[Any, ...]:
+    return (sre.CATEGORY_DIGIT, sre.CATEGORY_WORD, sre.CATEGORY_SPACE)
+
+
+class _Anchors:
+    """Per-text anchor positions (numpy, computed once per kind) turned into search windows."""
+
+    def __init__(self, data: bytes) -> None:
+        import numpy as np
+
+        self.np = np
+        self.data = data
+        self.arr = np.frombuffer(data, dtype=np.uint8)
+        self._pos: dict[tuple[str, int], Any] = {}
+        self._digits: Any = None
+
+    def spans(self, kind: str, arg: int) -> tuple[Any, Any]:
+        """(first, last) byte offsets of every anchor occurrence's possible starts."""
+        got = self._pos.get((kind, arg))
+        if got is None:
+            np = self.np
+            if kind == "at":
+                pos = np.flatnonzero(self.arr == 0x40)
+                got = (pos, pos)
+            else:
+                if self._digits is None:
+                    isd = ((self.arr - 48) < 10).view(np.int8)  # uint8 wraps: bytes below "0" become large
+                    edge = np.diff(isd, prepend=np.int8(0), append=np.int8(0))
+                    self._digits = (np.flatnonzero(edge == 1), np.flatnonzero(edge == -1))
+                rs, re_ = self._digits
+                keep = (re_ - rs) >= arg
+                # a run of L >= arg digits holds the anchor starting anywhere in [rs, re - arg]
+                got = (rs[keep], re_[keep] - arg)
+            self._pos[(kind, arg)] = got
+        return got
+
+    def windows(self, anchor: tuple[str, int, int, int], force: bool = False) -> list[tuple[int, int]] | None:
+        """Merged windows around every anchor, or None when one whole pass is cheaper (unless `force`)."""
+        np = self.np
+        kind, arg, before, after = anchor
+        first, last = self.spans(kind, arg)
+        n = len(self.data)
+        if len(first) == 0:
+            return []
+        ws = np.maximum(first - before, 0)
+        we = np.minimum(last + after, n)
+        we = np.maximum.accumulate(we)
+        brk = np.flatnonzero(ws[1:] > we[:-1]) + 1
+        starts = np.concatenate(([0], brk))
+        ends = np.concatenate((brk - 1, [len(ws) - 1]))
+        ws, we = ws[starts], we[ends]
+        if not force and len(ws) * _MATCH_CALL_BYTES + int((we - ws).sum()) >= n:
+            return None
+        return list(zip(ws.tolist(), we.tolist(), strict=True))
 
 
 class Engine:
@@ -398,11 +542,13 @@ class Engine:
         out: list[RawHit] = []
         append = out.append
         plans = self._plans
+        anchors = _Anchors(data) if len(data) >= ANCHOR_MIN_INPUT else None
         for pid in ids:
             plan = plans[pid]
             if plan.best < min_score:
                 continue
-            for bs, be in plan.scan(data):
+            windows = anchors.windows(plan.anchor) if anchors is not None and plan.anchor is not None else None
+            for bs, be in plan.scan(data, windows):
                 if bs < 0 or be <= bs:
                     continue
                 if not identity:

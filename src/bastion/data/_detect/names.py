@@ -485,6 +485,7 @@ class NamesLayer:
         out: list[Entity] = []
         i = 0
         n = len(tokens)
+        known = self._known
         while i < n:
             # a run: tokens separated by exactly one space (or ". " after an initial)
             j = i + 1
@@ -494,9 +495,25 @@ class NamesLayer:
             if cells is not None:
                 c = bisect.bisect_right(cells, tokens[i][0]) - 1
                 floor = cells[c] if c >= 0 else 0
-            self._run(text, tokens[i:j], out, floor)
+            tok = tokens[i][2]
+            if j == i + 1 and tok not in known and tok.rstrip(".") not in known and not _PLACE_SUFFIX.search(tok):
+                # a lone capitalised word no list knows (most sentence starts): only the
+                # model's "Dear X" path can fire, so skip the place and gazetteer steps
+                if self.model is not None:
+                    self._modelled_person(text, tokens[i:j], 0, out, floor)
+            else:
+                self._run(text, tokens[i:j], out, floor)
             i = j
         return out
+
+    @property
+    def _known(self) -> frozenset[str]:
+        """Every word that can make a lone token a place, a person or an honorific (built once)."""
+        got = self.__dict__.get("_known_cache")
+        if got is None:
+            got = self.first | self.places | _HONORIFICS
+            object.__setattr__(self, "_known_cache", got)
+        return got
 
     def _run(self, text: str, run: list[tuple[int, int, str]], out: list[Entity], floor: int = 0) -> None:
         k = 0

@@ -227,6 +227,7 @@ def classify_table(
 
 def _use_names(col: ColumnReport, names: bool | None, sample_rows: int, available: bool) -> bool:
     if not available or names is False:
+        col.names_layer = False
         return False
     if names is True or (col.rows < sample_rows and col.names_layer is None):
         return True
