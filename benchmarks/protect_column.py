@@ -35,6 +35,24 @@ from bastion.data.protect import Protector
 PG_URL = os.environ.get("BASTION_TEST_PG_URL", "postgresql+psycopg://postgres@localhost:5432/test")
 
 
+def backend_cpu(store: Store) -> Callable[[], float] | None:
+    """CPU seconds used so far by the PostgreSQL backend serving this store, if it runs on this machine."""
+    if store.engine.dialect.name != "postgresql":
+        return None
+    with store.engine.connect() as conn:  # single-threaded use: the pool hands this connection back
+        pid = conn.exec_driver_sql("SELECT pg_backend_pid()").scalar()
+    stat = Path(f"/proc/{pid}/stat")
+    if not stat.exists():
+        return None
+    tick = os.sysconf("SC_CLK_TCK")
+
+    def read() -> float:
+        fields = stat.read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / tick  # utime + stime
+
+    return read
+
+
 def timed(fn: Callable[[], Any]) -> tuple[float, float, Any]:
     t0, c0 = time.perf_counter(), time.process_time()
     out = fn()
@@ -61,7 +79,7 @@ def database(kind: str, tmp: Path) -> Iterator[str]:
 
 
 def run(kind: str, values: list[str], repeat: int) -> dict[str, list[tuple[float, float]]]:
-    res: dict[str, list[tuple[float, float]]] = {k: [] for k in ("base", "hmac", "tok", "retok", "detok")}
+    res: dict[str, list[tuple[float, float]]] = {k: [] for k in ("base", "hmac", "tok", "retok", "detok", "server")}
     with (
         tempfile.TemporaryDirectory() as tmp,
         database(kind, Path(tmp)) as url,
@@ -78,8 +96,12 @@ def run(kind: str, values: list[str], repeat: int) -> dict[str, list[tuple[float
             res["base"].append((w, c))
             w, c, _ = timed(lambda p=p: p.protect_values(values, "hmac"))  # type: ignore[misc]
             res["hmac"].append((w, c))
+            server = backend_cpu(store)
+            s0 = server() if server else 0.0
             w, c, tokens = timed(lambda p=p: p.protect_values(values, "tokenize"))  # type: ignore[misc]
             res["tok"].append((w, c))
+            if server:
+                res["server"].append((server() - s0, server() - s0))
             sub = values[:100_000]
             w, c, _ = timed(lambda p=p, sub=sub: p.protect_values(sub, "tokenize"))  # type: ignore[misc]
             res["retok"].append((w, c))
@@ -117,6 +139,8 @@ def main() -> None:
         print(f"  bastion tokenize (new vault)  : {med('tok')}  (goal < 10 s)")
         print(f"  re-tokenize 100k (vault hits) : {med('retok')}")
         print(f"  detokenize 100k               : {med('detok')}")
+        if res["server"]:
+            print(f"  tokenize: PostgreSQL backend CPU s: {statistics.median(c for _, c in res['server']):6.2f}")
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -186,7 +187,7 @@ def test_placeholder_round_trip_property(text: str, spans: list[tuple[int, int]]
         assert out.restore(out.text) == text
 
 
-POLICY = {
+POLICY: dict[str, Any] = {
     "key": "tx",
     "default": "keep",
     "columns": {
@@ -404,3 +405,25 @@ def test_sqlite_page_cache_restored_after_bulk_insert(keys: KeyManager, admin: P
     Protector(keys, admin, key_id="tx").protect_values([f"x{i}" for i in range(6000)], "tokenize")
     with store.engine.connect() as conn:  # the pool hands back the connection the insert used
         assert conn.exec_driver_sql("PRAGMA cache_size").scalar() == before
+
+
+def test_postgres_token_lookup_uses_token_index_after_bulk_load(
+    keys: KeyManager, admin: Principal, store: Store
+) -> None:
+    """Right after a bulk COPY the planner must probe tokens by the token index, not scan the vault."""
+    if store.engine.dialect.name != "postgresql":
+        pytest.skip("PostgreSQL only")
+    p = Protector(keys, admin, key_id="tx")
+    tokens = p.protect_values([f"value-{i}" for i in range(40_000)], "tokenize")  # table never analyzed
+    with store.engine.connect() as conn:
+        plan = "\n".join(
+            r[0]
+            for r in conn.exec_driver_sql(
+                "EXPLAIN SELECT q.tok, v.sealed FROM unnest(%(toks)s::text[]) AS q(tok) CROSS JOIN LATERAL "
+                "(SELECT sealed FROM protect_vault WHERE project = 'bank' AND vault = 'tx' AND token = q.tok "
+                "LIMIT 1) AS v",
+                {"toks": tokens[:100]},
+            )
+        )
+    assert "uq_protect_vault_project_vault_token" in plan, plan
+    assert p.reverse_values(tokens[:50], "tokenize") == [f"value-{i}" for i in range(50)]
