@@ -1,13 +1,14 @@
 """Tables of the key engine: key records, wrapped data keys and the tokenization vault.
 
 They live in their own `MetaData` (same naming convention as the core schema) so the
-crypto engine owns its tables; migration ``0003_crypto`` creates them. Key-encryption
-key material is never stored here: only provider references and public keys.
+crypto engine owns its tables; migration ``0003_crypto`` creates them (``0006_vault_layout``
+re-lays the vault). Key-encryption key material is never stored here: only provider
+references and public keys.
 """
 
 from __future__ import annotations
 
-from sqlalchemy import JSON, Column, ForeignKey, Index, Integer, LargeBinary, MetaData, String, Table, UniqueConstraint
+from sqlalchemy import JSON, Column, Index, Integer, LargeBinary, MetaData, String, Table, UniqueConstraint
 
 from bastion.core.store._schema import NAMING, UTCDateTime
 
@@ -46,14 +47,15 @@ crypto_deks = Table(
 protect_vault = Table(
     "protect_vault",
     metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("project", String(64), nullable=False),
-    Column("vault", String(128), nullable=False),
-    Column("token", String(128), nullable=False),
-    Column("fingerprint", String(64), nullable=False),
-    Column("dek_id", String(40), ForeignKey("crypto_deks.id", ondelete="CASCADE"), nullable=False),
+    # Layout of migration 0006: the key (project, vault, 16-byte keyed fingerprint) is the
+    # table itself on SQLite (WITHOUT ROWID); tokens are stored as their random bytes.
+    Column("project", String(64), primary_key=True),
+    Column("vault", String(128), primary_key=True),
+    Column("fingerprint", LargeBinary(16), primary_key=True),
+    Column("token", LargeBinary(32), nullable=False),
+    Column("dek_id", String(40), nullable=False),  # no FK (a per-row check); see migration 0006
     Column("sealed", LargeBinary, nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
-    UniqueConstraint("project", "vault", "token"),
-    UniqueConstraint("project", "vault", "fingerprint"),
+    UniqueConstraint("token"),
+    sqlite_with_rowid=False,
 )

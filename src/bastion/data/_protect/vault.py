@@ -15,7 +15,7 @@ from __future__ import annotations
 import base64
 import hmac
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from cryptography.exceptions import InvalidTag
@@ -26,22 +26,43 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from bastion.core.types import utcnow
 from bastion.crypto.keys import KeyManager, Principal
 from bastion.data._protect.errors import VaultError
-from bastion.data._protect.vaultdb import find_sealed, find_tokens, insert_entries
+from bastion.data._protect.vaultdb import TOKEN_PREFIX, find_sealed, find_tokens, insert_entries
 
-TOKEN_PREFIX = "tok_"
 TOKEN_BYTES = 18  # 144 random bits; a multiple of 3, so a batch base64-encodes in one call with no padding
+FINGERPRINT_BYTES = 16  # keyed HMAC-SHA-256 truncated: a collision needs ~2^64 distinct values in one vault
 _TOKEN_CHARS = TOKEN_BYTES * 4 // 3
 
 
-def _random_tokens(n: int) -> list[str]:
-    """`n` independent random tokens from one CSPRNG read (one call instead of n)."""
-    text = base64.urlsafe_b64encode(os.urandom(TOKEN_BYTES * n)).decode("ascii")
-    w = _TOKEN_CHARS
-    return [TOKEN_PREFIX + text[i : i + w] for i in range(0, w * n, w)]
+def _random_tokens(n: int) -> tuple[list[str], list[bytes]]:
+    """`n` independent random tokens from one CSPRNG read, as text (for the data) and bytes (for the vault)."""
+    raw = os.urandom(TOKEN_BYTES * n)
+    text = base64.urlsafe_b64encode(raw).decode("ascii")
+    w, b = _TOKEN_CHARS, TOKEN_BYTES
+    return [TOKEN_PREFIX + text[i * w : i * w + w] for i in range(n)], [raw[i * b : i * b + b] for i in range(n)]
 
 
-def _by_fingerprint(row: tuple[str, str, bytes]) -> str:
-    return row[1]
+def _swap(item: tuple[str, bytes]) -> tuple[bytes, str]:
+    return item[1], item[0]
+
+
+def _first(pair: tuple[bytes, str]) -> bytes:
+    return pair[0]
+
+
+def _sealed_rows(
+    aead: AESGCM, pending: list[tuple[bytes, str]], tokens: list[str], raw_tokens: list[bytes]
+) -> Iterator[tuple[bytes, bytes, bytes]]:
+    """(fingerprint, token bytes, nonce | AES-GCM(value, AAD = token text)) rows, sealed as the writer pulls them.
+
+    Lazily, so on PostgreSQL sealing overlaps the server inserting the rows already sent.
+    """
+    n = len(pending)
+    nonces = os.urandom(12 * n)
+    seal = aead.encrypt
+    for i in range(n):
+        fp, value = pending[i]
+        nonce = nonces[12 * i : 12 * i + 12]
+        yield fp, raw_tokens[i], nonce + seal(nonce, value.encode("utf-8"), tokens[i].encode())
 
 
 def _derive(material: bytes, label: str) -> bytes:
@@ -69,11 +90,11 @@ class Vault:
         """Tokens for `values` (same value, same token); new entries and the audit event in one transaction.
 
         Bulk path: repeated values are folded in memory first, every fingerprint is computed
-        before the write lock is taken, existing tokens are found with one query per
-        50k fingerprints, and new entries are inserted at driver level sorted by fingerprint
-        (the fingerprint index then grows in key order, which on SQLite saves about a third
-        of the insert time). Only the insert order changes: each token is still drawn
-        independently at random, never derived from or ordered by the value.
+        before the write lock is taken, existing tokens are found with one query per batch
+        of fingerprints, and new entries are inserted at driver level sorted by fingerprint
+        (the vault's primary key then grows in key order) and sealed as the writer consumes
+        them. Only the insert order changes: each token is still drawn independently at
+        random, never derived from or ordered by the value.
         """
         self.keys.require(self.who, "vault.tokenize", self.name)
         if not values:
@@ -82,24 +103,28 @@ class Vault:
         fp_key = _derive(dek.material, "fingerprint")
         aead = AESGCM(_derive(dek.material, "seal"))
         digest = hmac.digest
-        prints = {v: digest(fp_key, v.encode("utf-8"), "sha256").hex() for v in values}  # dedupes, keeps order
+        fb = FINGERPRINT_BYTES
+        prints = {v: digest(fp_key, v.encode("utf-8"), "sha256")[:fb] for v in values}  # dedupes, keeps order
         store = self.keys.store
         project = self.keys.project
         with store._write() as conn:
             found = find_tokens(conn, project, self.name, list(prints.values()))
             token_of = {v: found[fp] for v, fp in prints.items() if fp in found} if found else {}
-            new = [v for v in prints if v not in token_of] if found else list(prints)
-            n = len(new)
-            tokens = _random_tokens(n)
-            nonces = os.urandom(12 * n)
-            seal = aead.encrypt
-            rows = [
-                (t, prints[v], (nonce := nonces[12 * i : 12 * i + 12]) + seal(nonce, v.encode("utf-8"), t.encode()))
-                for i, (v, t) in enumerate(zip(new, tokens, strict=True))
-            ]
-            rows.sort(key=_by_fingerprint)
+            pending = (
+                [(fp, v) for v, fp in prints.items() if fp not in found] if found else [*map(_swap, prints.items())]
+            )
+            pending.sort(key=_first)
+            n = len(pending)
+            new = [v for _, v in pending]
+            tokens, raw_tokens = _random_tokens(n)
             insert_entries(
-                conn, project=project, vault=self.name, dek_id=dek.dek_id, created_at=utcnow(), rows=rows, count=n
+                conn,
+                project=project,
+                vault=self.name,
+                dek_id=dek.dek_id,
+                created_at=utcnow(),
+                rows=_sealed_rows(aead, pending, tokens, raw_tokens),
+                count=n,
             )
             token_of.update(zip(new, tokens, strict=True))
             store.audit.append(
