@@ -12,7 +12,11 @@ import bastion
 
 @pytest.mark.parametrize("name", [n for n in bastion.__all__ if n != "__version__"])
 def test_every_export_resolves(name: str) -> None:
+    import bastion.discover
+    import bastion.scan  # subpackages bind their names on `bastion`; exports must not clash
+
     assert callable(getattr(bastion, name))
+    assert not isinstance(getattr(bastion, name), type(bastion))
 
 
 def test_unknown_name_is_an_attribute_error() -> None:

@@ -21,10 +21,12 @@ from typing import Any
 
 __version__ = "0.1.0"
 
+# Names never shadow a subpackage (`bastion.scan`, `bastion.discover`): once such a
+# subpackage is imported, Python binds its name on this module.
 _EXPORTS = {
     "detect": ("bastion.data.detect", "detect"),
-    "discover": ("bastion.discover", "discover"),
-    "scan": ("bastion.scan", "run_scan"),
+    "discover_assets": ("bastion.discover", "discover"),
+    "run_scan": ("bastion.scan", "run_scan"),
     "scan_model": ("bastion.model.scan", "scan_file"),
     "sign_model": ("bastion.model.sign", "sign_model"),
     "verify_model": ("bastion.model.sign", "verify_model"),

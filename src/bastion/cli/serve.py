@@ -38,6 +38,9 @@ def register(app: typer.Typer) -> None:
             str | None, typer.Option("--redis-url", help="Share limits across replicas through Redis")
         ] = None,
         log_level: Annotated[str, typer.Option("--log-level")] = "warning",
+        workers: Annotated[
+            int, typer.Option("--workers", min=1, max=64, help="Server processes (limits: use --redis-url)")
+        ] = 1,
     ) -> None:
         """Serve the OpenAI-compatible, prediction and admin APIs behind auth, limits, guards and audit."""
         from bastion.gateway import serve as run
@@ -46,4 +49,14 @@ def register(app: typer.Typer) -> None:
             if p is not None and not p.is_file():
                 fail(f"{p}: no such file")
         settings = gateway_settings(config, redis_url)
-        run(settings, state.store, host=host, port=port, certfile=tls_cert, keyfile=tls_key, log_level=log_level)
+        run(
+            settings,
+            state.store,
+            host=host,
+            port=port,
+            certfile=tls_cert,
+            keyfile=tls_key,
+            log_level=log_level,
+            workers=workers,
+            db_url=state.settings.db_url,
+        )

@@ -225,6 +225,9 @@ class Gateway:
                 record = await loop.run_in_executor(self.executor, self.keys.authenticate, token)
             else:
                 record = hit
+                if record is not None and self.keys.refresh_due(token):  # one background re-read, ahead of expiry
+                    fut = asyncio.get_running_loop().run_in_executor(self.executor, self.keys.refresh, token)
+                    fut.add_done_callback(_quiet)
             if record is None:
                 raise AuthError("invalid api key")
             return self.keys.principal_of(record)
@@ -303,6 +306,12 @@ class Gateway:
         checks = [Check(name, tokens, 0, window) for name, tok, _, window in self._plan(who) if tok]
         if checks:
             await self.limiter.add(checks)
+
+
+def _quiet(fut: asyncio.Future[Any]) -> None:
+    """A failed background refresh only means the next lookup after expiry reads the database itself."""
+    if not fut.cancelled():
+        fut.exception()
 
 
 async def read_json(request: Request, gw: Gateway) -> dict[str, Any]:

@@ -9,6 +9,7 @@ a rate-limit refusal, and the request log verified against the audit chain.
 from __future__ import annotations
 
 import json
+import warnings
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -50,7 +51,11 @@ async def _echo(scope: Scope, receive: Receive, send: Send) -> None:
 
 def demo_gateway(store: Store, project: str = "demo") -> dict[str, Any]:
     """Run the gateway scenario against `store`; returns what happened (no raw PII in the result)."""
-    from fastapi.testclient import TestClient
+    with warnings.catch_warnings():
+        # Newer Starlette warns on import that its test client will move off httpx; the demo
+        # only needs an in-process client, so that notice is noise in the demo's output.
+        warnings.filterwarnings("ignore", message=".*httpx2.*")
+        from fastapi.testclient import TestClient
 
     from bastion.gateway import GatewaySettings, create_app, key_store, request_log, verify_request_log
 

@@ -156,6 +156,7 @@ class _Conn(asyncio.Protocol):
         self._wakeup: asyncio.Future[None] | None = None
         self._paused = False
         self._framed = False
+        self._keep_alive = False
         self._error: BaseException | None = None
 
     # -- asyncio.Protocol ------------------------------------------------------------------
@@ -207,6 +208,7 @@ class _Conn(asyncio.Protocol):
             self._wake()
 
     def on_message_complete(self) -> None:
+        self._keep_alive = self._parser.should_keep_alive()  # llhttp forgets it once the message ends
         self._complete = True
         if self._done is not None and not self._done.done():
             self._done.set_result(None)
@@ -241,6 +243,7 @@ class _Conn(asyncio.Protocol):
         self._complete = False
         self._streaming = streaming
         self._framed = False
+        self._keep_alive = False
         self._error = None
         self.transport.write(head + body if len(body) < 65536 else head)
         if len(body) >= 65536:
@@ -278,11 +281,14 @@ class _Conn(asyncio.Protocol):
                 self._wakeup = None
 
     def reusable(self) -> bool:
-        return self._complete and not self.closed and self._error is None and self._parser.should_keep_alive()
+        return self._complete and not self.closed and self._error is None and self._keep_alive
 
     def finished(self) -> None:
         self._head = self._done = None
         self._chunks.clear()
+        if self._paused and self.transport is not None:  # a consumer that stopped early left reading paused
+            self._paused = False
+            self.transport.resume_reading()
         self.idle_since = time.monotonic()
         self.reused = True
 

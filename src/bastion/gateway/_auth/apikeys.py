@@ -171,6 +171,8 @@ class KeyStore:
         self._lock = threading.Lock()
         self._touched: dict[str, datetime] = {}
         self._principals: dict[str, tuple[KeyRecord, Principal]] = {}
+        self._refreshing: set[str] = set()
+        self._generation = 0
 
     # -- management ------------------------------------------------------------------------
 
@@ -306,23 +308,53 @@ class KeyStore:
         now_mono = time.monotonic()
         with self._lock:
             hit = self._cache.get(digest)
-        if hit is not None and now_mono - hit[0] < self.cache_s:
-            record = hit[1]
-        else:
-            with self.store._read() as conn:
-                row = conn.execute(
-                    select(api_keys).where(api_keys.c.project == self.project, api_keys.c.key_hash == digest)
-                ).first()
-            record = _record(row) if row else None
-            with self._lock:
-                if len(self._cache) > 50_000:
-                    self._cache.clear()
-                self._cache[digest] = (now_mono, record)
+        record = hit[1] if hit is not None and now_mono - hit[0] < self.cache_s else self._load(digest)
         if record is None or not record.active():
             return None
         with self._lock:
             self._touched[record.id] = utcnow()
         return record
+
+    def _load(self, digest: str) -> KeyRecord | None:
+        started = time.monotonic()  # the entry's age counts from before the read: never older than it says
+        generation = self._generation
+        with self.store._read() as conn:
+            row = conn.execute(
+                select(api_keys).where(api_keys.c.project == self.project, api_keys.c.key_hash == digest)
+            ).first()
+        record = _record(row) if row else None
+        with self._lock:
+            if generation != self._generation:  # revoked or rotated meanwhile: this read may be stale
+                return record
+            if len(self._cache) > 50_000:
+                self._cache.clear()
+            self._cache[digest] = (started, record)
+        return record
+
+    def refresh_due(self, plain: str) -> bool:
+        """True (once) when a cached entry is in the last fifth of its life: refresh it ahead of expiry.
+
+        Under steady traffic every lookup then stays a cache hit; without this, each
+        expiry sends every request in flight for that key to the database at once.
+        """
+        digest = key_hash(plain)
+        hit = self._cache.get(digest)
+        if hit is None or time.monotonic() - hit[0] < 0.8 * self.cache_s:
+            return False
+        with self._lock:
+            if digest in self._refreshing:
+                return False
+            self._refreshing.add(digest)
+        return True
+
+    def refresh(self, plain: str) -> None:
+        """Re-read one key into the cache (a background task; `refresh_due` said it was time)."""
+        digest = key_hash(plain)
+        try:
+            self._load(digest)
+        finally:
+            with self._lock:
+                self._refreshing.discard(digest)
 
     def cached(self, plain: str) -> KeyRecord | Literal[False] | None:
         """The answer `authenticate` would give, if the cache holds it; False when it does not.
@@ -365,5 +397,6 @@ class KeyStore:
     def _forget(self) -> None:
         """Revocation and rotation drop every cached answer in this process at once."""
         with self._lock:
+            self._generation += 1
             self._cache.clear()
             self._principals.clear()

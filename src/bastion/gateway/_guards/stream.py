@@ -51,6 +51,7 @@ class WindowedOutput:
         self._raw_len = 0
         self._checked_len = 0
         self._sent = ""  # sanitised text released so far (before placeholders are restored)
+        self._last_clean = ""
         self.checks = 0
 
     @property
@@ -69,7 +70,10 @@ class WindowedOutput:
 
     async def finish(self) -> str:
         """End of this choice: check everything and release the rest."""
-        out = await self._release(final=True) if self._raw_len > self._checked_len or self.checks == 0 else ""
+        if self._raw_len > self._checked_len or self.checks == 0:
+            out = await self._release(final=True)
+        else:  # nothing new since the last check: release the rest of its verdict
+            out = self._emit(self._last_clean, len(self._last_clean))
         return out + self._restorer.flush()
 
     async def _release(self, *, final: bool) -> str:
@@ -84,7 +88,10 @@ class WindowedOutput:
         clean = result.text if result.text is not None else text
         if not clean.startswith(self._sent):
             raise StreamBlocked("released_text_changed")
-        end = len(clean) if final else max(len(self._sent), len(clean) - self.holdback)
+        self._last_clean = clean
+        return self._emit(clean, len(clean) if final else max(len(self._sent), len(clean) - self.holdback))
+
+    def _emit(self, clean: str, end: int) -> str:
         piece = clean[len(self._sent) : end]
         if not piece:
             return ""

@@ -82,7 +82,7 @@ async def _guard_text(
     item = GuardInput(
         direction=direction,
         text=text,
-        route=request.url.path,
+        route=request.scope["path"],
         model=model,
         tenant=who.tenant,
         client_id=who.actor,
@@ -332,7 +332,7 @@ async def _stream(
         item = GuardInput(
             direction="output",
             text=text,
-            route=request.url.path,
+            route=request.scope["path"],
             model=model.name,
             tenant=who.tenant,
             client_id=who.actor,

@@ -135,7 +135,7 @@ async def predict(model: str, request: Request) -> JSONResponse:
             GuardInput(
                 direction="input",
                 features=rows,
-                route=request.url.path,
+                route=request.scope["path"],
                 model=model,
                 tenant=who.tenant,
                 client_id=who.actor,
@@ -150,7 +150,10 @@ async def predict(model: str, request: Request) -> JSONResponse:
     runner = gw.classic.get(model)
     if runner is None:
         assert cfg.url is not None
-        payload = json.dumps({"inputs": np.asarray(features).tolist()}, allow_nan=False).encode()
+        try:
+            payload = json.dumps({"inputs": np.asarray(features).tolist()}, allow_nan=False).encode()
+        except (TypeError, ValueError):  # a guard's rewritten features that JSON cannot carry (NaN, objects)
+            raise ApiError(400, "the inputs could not be encoded for the upstream") from None
         try:
             resp = await gw.http.request("POST", cfg.url, payload, {"content-type": "application/json"}, cfg.timeout)
         except Exception:
@@ -173,7 +176,7 @@ async def predict(model: str, request: Request) -> JSONResponse:
                 direction="output",
                 features=features,
                 outputs=outputs,
-                route=request.url.path,
+                route=request.scope["path"],
                 model=model,
                 tenant=who.tenant,
                 client_id=who.actor,
