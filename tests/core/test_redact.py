@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 from bastion.core.redact import describe_secret, mask
 
 
-@given(st.text(max_size=200), st.integers(0, 8), st.integers(0, 8))
+@given(st.text(st.characters(blacklist_characters="*"), max_size=200), st.integers(0, 8), st.integers(0, 8))
 def test_mask_never_reveals_more_than_half_or_short_values(value: str, keep_start: int, keep_end: int) -> None:
     masked = mask(value, keep_start=keep_start, keep_end=keep_end)
     shown = masked.replace("*", "")
