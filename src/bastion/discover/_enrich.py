@@ -28,8 +28,13 @@ PII_COLUMNS = re.compile(
     r"street|zip(?:_?code)?|postcode|postal_code|iban|account_?(?:number|no)|card_?(?:number|no)|pan|"
     r"credit_?card|passport(?:_?number)?|national_?id|tax_?id|ip_?address|ip)$"
 )
-_FILE_REF = re.compile(
-    r"""["']([^"'\n]{1,256}\.(?:csv|tsv|parquet|jsonl|json|arrow|feather|tfrecord|dat|txt|npz|npy|h5|pkl|joblib|safetensors|pt|bin|onnx|gguf))["']"""
+_EXTS = (
+    r"(?:csv|tsv|parquet|jsonl|json|arrow|feather|tfrecord|dat|txt|npz|npy|h5|pkl|joblib|safetensors|pt|bin|onnx|gguf)"
+)
+_FILE_REF = re.compile(rf"""["']([^"'\n]{{1,256}}\.{_EXTS})["']""")
+# YAML/INI-style `key: path` values, which configs write without quotes.
+_BARE_REF = re.compile(
+    rf"""(?m)^[ \t-]*[A-Za-z_][\w.-]*\s*[:=][ \t]*([^\s"'#,\]\[{{}}]{{1,256}}\.{_EXTS})[ \t]*(?:#.*)?$"""
 )
 
 
@@ -99,11 +104,36 @@ def lineage(assets: Sequence[Asset], root: Path) -> None:
         if a.kind in (AssetKind.NOTEBOOK, AssetKind.CONFIG) and not t.get("folder"):
             text = _read_text(base_dir / a.uri) if a.uri != "." else None
             if text:
-                for m in _FILE_REF.finditer(text):
-                    hit = _resolve_ref(m.group(1), a.uri, by_uri, by_name)
+                refs = [m.group(1) for m in _FILE_REF.finditer(text)]
+                if a.kind is AssetKind.CONFIG:
+                    refs += [m.group(1) for m in _BARE_REF.finditer(text)]
+                for ref in refs:
+                    hit = _resolve_ref(ref, a.uri, by_uri, by_name)
                     if hit and hit != a.uri:
                         edges.append(hit)
         a.lineage = list(dict.fromkeys(edges))
+    _producer_lineage(assets, by_uri)
+
+
+def _producer_lineage(assets: Sequence[Asset], by_uri: Mapping[str, Asset]) -> None:
+    """A notebook or training config that references both data and a model trained the model on it.
+
+    So the model's lineage gets those datasets and the producer itself: the edge an
+    auditor asks for ("which data is this model made from?") and the BOM records. The
+    producer's own lineage keeps only its inputs, so the graph stays acyclic.
+    """
+    for producer in assets:
+        if producer.kind not in (AssetKind.NOTEBOOK, AssetKind.CONFIG):
+            continue
+        refs = [by_uri[u] for u in producer.lineage if u in by_uri]
+        data = [r.uri for r in refs if r.kind is AssetKind.DATASET]
+        if not data:
+            continue
+        models = [r for r in refs if r.kind is AssetKind.MODEL]
+        for model in models:
+            model.lineage = list(dict.fromkeys([*model.lineage, *data, producer.uri]))
+        produced = {m.uri for m in models}
+        producer.lineage = [u for u in producer.lineage if u not in produced]
 
 
 def folder_of(uri: str, folders: Iterable[str]) -> str | None:

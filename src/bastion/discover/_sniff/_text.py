@@ -65,6 +65,18 @@ _YAML_KEYS = (
     "model_name:",
     "llm:",
     "deployment_name:",
+    "dataset:",
+    "train_data:",
+    "training_data:",
+    "train_file:",
+    "data_path:",
+    "epochs:",
+    "learning_rate:",
+)
+# Keys that, two or more together, mark a training configuration (which data, which model).
+_YAML_TRAIN = re.compile(
+    r"(?m)^\s*(dataset|train(?:ing)?_(?:data|file|path|set)|data_path|model_output|output_dir|"
+    r"learning_rate|epochs|num_epochs|batch_size|label|features|experiment)\s*:"
 )
 _MLMODEL = re.compile(r"(?m)^flavors:\s*$")
 _PROMPTY = re.compile(r"(?s)^---\s*\n.*?^model:\s*\n.*?^---\s*\n", re.M)
@@ -418,6 +430,9 @@ def sniff_yaml_like(c: Ctx, text: str) -> Asset | None:
                 return found
             if "template" in doc and isinstance(doc["template"], str) and "{" in doc["template"]:
                 return c.asset(AssetKind.PROMPT, "prompt-template", confidence=0.75, syntax="yaml")
+    train_keys = {m.group(1) for m in _YAML_TRAIN.finditer(probe)}
+    if len(train_keys) >= 2:
+        return c.asset(AssetKind.CONFIG, "training-config", confidence=0.7, keys=sorted(train_keys)[:16])
     return None
 
 
