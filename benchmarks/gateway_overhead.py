@@ -48,6 +48,16 @@ PY = sys.executable
 LITELLM = ROOT / ".venv-bench-gateway" / "bin" / "litellm"
 LITELLM_KEY = "sk-bench-" + os.urandom(16).hex()  # LiteLLM authenticates too (its master key)
 
+# The guard chains the benchmark can put in front of the upstream.
+GUARD_STACKS: dict[str, list[dict[str, object]]] = {
+    "pii": [{"name": "pii", "action": "redact", "on_error": "closed", "timeout_ms": 250}],
+    "full": [
+        {"name": "injection", "action": "block", "on_error": "closed", "directions": ["input"]},
+        {"name": "pii", "action": "redact", "on_error": "closed", "timeout_ms": 250},
+        {"name": "leakage", "action": "block", "on_error": "closed", "directions": ["output"]},
+    ],
+}
+
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -224,6 +234,12 @@ def main() -> None:
     ap.add_argument("--gateway-cpus", default="0", help="taskset CPU list for the gateway and LiteLLM ('' = any)")
     ap.add_argument("--client-cpus", default="1", help="taskset CPU list for wrk and the upstream ('' = any)")
     ap.add_argument("--no-litellm", action="store_true")
+    ap.add_argument(
+        "--guards",
+        choices=sorted(GUARD_STACKS),
+        default="pii",
+        help="pii: the PII redaction guard (issue #8); full: injection + PII on input, leakage on output (#9)",
+    )
     ap.add_argument("--json", type=Path, help="also write all numbers to this file")
     args = ap.parse_args()
     if not shutil.which("wrk"):
@@ -262,7 +278,7 @@ def main() -> None:
                 {
                     "project": "bench",
                     "models": [{"name": "echo", "upstream": upstream + "/v1"}],
-                    "guards": [{"name": "pii", "action": "redact", "on_error": "closed", "timeout_ms": 250}],
+                    "guards": GUARD_STACKS[args.guards],
                     "key_limits": {"requests_per_minute": 10_000_000, "tokens_per_minute": 10**12},
                     "auth_failures_per_minute": 1000,
                 }
