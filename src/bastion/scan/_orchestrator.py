@@ -143,9 +143,12 @@ def run_scan(
         jobs, oversized = _plan(items, assets, active, options)
         findings.extend(oversized)
         findings.extend(_run_jobs(jobs, options, report))
+        # Enriched once, from this scan's own findings, before the assets are recorded; the
+        # sprawl rules get no store, so they neither re-enrich from older scans' findings
+        # (stale, and never recorded) nor query the store per asset.
         enrich(found.assets, root, owners=options.owners, findings=findings)
         record(store, found, project=options.project, actor=options.actor)
-        findings.extend(sprawl_findings(options.project, found.assets, store, root=root, owners=options.owners))
+        findings.extend(sprawl_findings(options.project, found.assets, root=root, owners=options.owners))
         findings.sort(key=lambda f: (-f.severity, f.asset_uri, f.rule_id, f.location.line or 0))
         store.add_findings(options.project, scan_id, findings, actor=options.actor)
         decision = policy.evaluate(findings, found.assets).to_dict()
