@@ -338,37 +338,6 @@ def test_minimize_rules_map_to_catalog() -> None:
         assert validate_refs(rule.controls) == [], rule.id
 
 
-def test_vault_bulk_tokenize_dedupes_audits_counts_and_reads_back(
-    keys: KeyManager, admin: Principal, store: Store
-) -> None:
-    """The driver-level bulk path: one token per distinct value, rows readable through SQLAlchemy."""
-    from sqlalchemy import select
-
-    from bastion.crypto._keys.schema import protect_vault
-    from bastion.data._protect.vaultdb import token_text
-
-    p = Protector(keys, admin, key_id="tx")
-    values = [f"value-{i % 700:04d}" for i in range(2000)]
-    tokens = p.protect_values(values, "tokenize")
-    assert len(set(tokens)) == 700 and all(t.startswith("tok_") and len(t) == 28 for t in tokens)
-    assert all(tokens[i] == tokens[i % 700] for i in range(2000))
-    again = p.protect_values(["new-one", *values[:800]], "tokenize")
-    assert again[1:] == tokens[:800] and again[0] not in tokens
-    ev = [e for e in store.audit.events("bank") if e.kind == "vault.tokenized"]
-    assert ev[0].data == {"values": 2000, "distinct": 700, "new": 700, "reused": 0}
-    assert ev[1].data == {"values": 801, "distinct": 701, "new": 1, "reused": 700}
-    assert "value-" not in json.dumps([e.to_dict() for e in ev])  # counts only
-    with store._read() as conn:
-        rows = conn.execute(select(protect_vault).where(protect_vault.c.vault == "tx")).all()
-    assert len(rows) == 701
-    assert all(r.created_at.tzinfo is not None and len(r.fingerprint) == 16 and len(r.token) == 18 for r in rows)
-    value_of = dict(zip(tokens, values, strict=True)) | {again[0]: "new-one"}
-    for r in rows:  # originals are sealed (nonce | ciphertext | tag), never stored in clear
-        original = value_of[token_text(bytes(r.token))].encode()
-        assert len(r.sealed) == 12 + len(original) + 16 and original not in bytes(r.sealed)
-    assert p.reverse_values(again, "tokenize") == ["new-one", *values[:800]]
-
-
 def test_vault_with_hostile_name(keys: KeyManager, admin: Principal) -> None:
     """Vault names reach COPY's text format and SQL parameters: escaping must hold on both databases."""
     p = Protector(keys, admin, key_id="tx")
@@ -379,58 +348,3 @@ def test_vault_with_hostile_name(keys: KeyManager, admin: Principal) -> None:
     assert p.reverse_values(toks, op) == ["a", "b", "a"]
     with pytest.raises(VaultError):
         p.reverse_values(toks, "tokenize")  # another vault under the same key
-
-
-def test_vault_insert_failure_rolls_back_everything(
-    keys: KeyManager, admin: Principal, store: Store, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """A unique-index violation mid-batch is a VaultError, and leaves no rows and no audit event."""
-    from bastion.data._protect import vault as vault_mod
-
-    p = Protector(keys, admin, key_id="tx")
-    [first] = p.protect_values(["first"], "tokenize")
-    from bastion.data._protect.vaultdb import token_raw
-
-    collide = ([first] * 3, [token_raw(first)] * 3)
-    monkeypatch.setattr(vault_mod, "_random_tokens", lambda n: collide)  # collide with an existing token
-    with pytest.raises(VaultError, match="vault write failed"):
-        p.protect_values(["x", "y", "z"], "tokenize")
-    monkeypatch.undo()
-    assert sum(e.kind == "vault.tokenized" for e in store.audit.events("bank")) == 1
-    fresh = p.protect_values(["x", "first"], "tokenize")
-    assert fresh[1] == first and fresh[0] != first
-    assert store.audit.verify().ok
-
-
-def test_sqlite_page_cache_restored_after_bulk_insert(keys: KeyManager, admin: Principal, store: Store) -> None:
-    if store.engine.dialect.name != "sqlite":
-        pytest.skip("SQLite only")
-    with store.engine.connect() as conn:
-        before = conn.exec_driver_sql("PRAGMA cache_size").scalar()
-    Protector(keys, admin, key_id="tx").protect_values([f"x{i}" for i in range(6000)], "tokenize")
-    with store.engine.connect() as conn:  # the pool hands back the connection the insert used
-        assert conn.exec_driver_sql("PRAGMA cache_size").scalar() == before
-
-
-def test_postgres_token_lookup_uses_token_index_after_bulk_load(
-    keys: KeyManager, admin: Principal, store: Store
-) -> None:
-    """Right after a bulk COPY the planner must probe tokens by the token index, not scan the vault."""
-    from bastion.data._protect.vaultdb import token_raw
-
-    if store.engine.dialect.name != "postgresql":
-        pytest.skip("PostgreSQL only")
-    p = Protector(keys, admin, key_id="tx")
-    tokens = p.protect_values([f"value-{i}" for i in range(40_000)], "tokenize")  # table never analyzed
-    with store.engine.connect() as conn:
-        plan = "\n".join(
-            r[0]
-            for r in conn.exec_driver_sql(
-                "EXPLAIN SELECT q.tok, v.sealed FROM unnest(%(toks)s::bytea[]) AS q(tok) CROSS JOIN LATERAL "
-                "(SELECT sealed FROM protect_vault WHERE token = q.tok AND project = 'bank' AND vault = 'tx' "
-                "LIMIT 1) AS v",
-                {"toks": [token_raw(t) for t in tokens[:100]]},
-            )
-        )
-    assert "uq_protect_vault_token" in plan, plan
-    assert p.reverse_values(tokens[:50], "tokenize") == [f"value-{i}" for i in range(50)]

@@ -99,9 +99,12 @@ def test_upgrade_keeps_every_entry(old_vault: tuple[str, list[str]], state_dir: 
         with store._read() as conn:
             names = set(sa.inspect(conn).get_table_names())
             stored = conn.exec_driver_sql("SELECT token, fingerprint FROM protect_vault").all()
+            segments = conn.exec_driver_sql("SELECT entries FROM protect_vault_segments").all()
         assert "protect_vault_0005" not in names
-        assert sorted(token_text(bytes(t)) for t, _ in stored) == sorted([*tokens, *fresh])
+        # old entries stay in the 0006 table (read-only since 0007); new ones go to segments
+        assert sorted(token_text(bytes(t)) for t, _ in stored) == sorted(tokens)
         assert all(len(bytes(fp)) == 16 for _, fp in stored)
+        assert sorted(n for (n,) in segments) == [1, 1]
         assert keys.shred("tx", ADMIN).vault_entries_destroyed == 6
         with pytest.raises(VaultError):
             vault.detokenize_many(tokens[:1])
@@ -135,7 +138,7 @@ def test_downgrade_only_from_an_empty_vault(store: Store, keys: KeyManager, admi
         command.downgrade(_migrate.alembic_config(conn), "0005")
         command.upgrade(_migrate.alembic_config(conn), "head")
     vault_mod.Vault(keys, "tx", admin).tokenize_many(["x"])
-    with pytest.raises(Exception, match="cannot be widened back"), store._write() as conn:
+    with pytest.raises(Exception, match="cannot be moved back"), store._write() as conn:
         command.downgrade(_migrate.alembic_config(conn), "0005")
 
 
@@ -178,10 +181,12 @@ def test_no_entries_for_a_data_key_that_is_gone(keys: KeyManager, admin: Princip
     [tok] = vault.tokenize_many(["kept"])
     dek_id = vault._key().dek_id
     with store._write() as conn:
-        conn.execute(sa.text("DELETE FROM protect_vault WHERE dek_id = :d"), {"d": dek_id})
+        for table in ("protect_vault_segments", "protect_vault_index"):
+            conn.execute(sa.text(f"DELETE FROM {table} WHERE dek_id = :d"), {"d": dek_id})
         conn.execute(sa.text("DELETE FROM crypto_deks WHERE id = :d"), {"d": dek_id})
     with pytest.raises(VaultError, match="data key no longer exists"):
         vault.tokenize_many(["new value"])
     with store._read() as conn:
-        assert conn.execute(sa.text("SELECT count(*) FROM protect_vault")).scalar() == 0
+        for table in ("protect_vault_segments", "protect_vault_index"):
+            assert conn.execute(sa.text(f"SELECT count(*) FROM {table}")).scalar() == 0
     assert tok.startswith("tok_")

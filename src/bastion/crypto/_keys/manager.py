@@ -32,7 +32,13 @@ from bastion.crypto._errors import (
 from bastion.crypto._keys.keyring import Keyring, MasterSecret
 from bastion.crypto._keys.providers import HybridProvider, KekProvider, KekRef, LocalProvider
 from bastion.crypto._keys.rbac import Principal
-from bastion.crypto._keys.schema import crypto_deks, crypto_keys, protect_vault
+from bastion.crypto._keys.schema import (
+    crypto_deks,
+    crypto_keys,
+    protect_vault,
+    protect_vault_index,
+    protect_vault_segments,
+)
 
 if TYPE_CHECKING:
     from bastion.core.store import Store
@@ -421,7 +427,16 @@ class KeyManager:
             dek_ids = select(crypto_deks.c.id).where(
                 crypto_deks.c.project == self.project, crypto_deks.c.key_id == key_id
             )
-            vault_n = conn.execute(
+            segments = protect_vault_segments
+            mine = (segments.c.project == self.project, segments.c.dek_id.in_(dek_ids))
+            vault_n = conn.execute(select(func.coalesce(func.sum(segments.c.entries), 0)).where(*mine)).scalar_one()
+            conn.execute(delete(segments).where(*mine))
+            conn.execute(
+                delete(protect_vault_index).where(
+                    protect_vault_index.c.project == self.project, protect_vault_index.c.dek_id.in_(dek_ids)
+                )
+            )
+            vault_n += conn.execute(
                 delete(protect_vault).where(
                     protect_vault.c.project == self.project, protect_vault.c.dek_id.in_(dek_ids)
                 )

@@ -47,8 +47,9 @@ crypto_deks = Table(
 protect_vault = Table(
     "protect_vault",
     metadata,
-    # Layout of migration 0006: the key (project, vault, 16-byte keyed fingerprint) is the
-    # table itself on SQLite (WITHOUT ROWID); tokens are stored as their random bytes.
+    # Per-entry layout of migration 0006, read-only since 0007 (entries written before it are
+    # still found and detokenized; shredding deletes them). The key (project, vault, 16-byte
+    # keyed fingerprint) is the table itself on SQLite (WITHOUT ROWID).
     Column("project", String(64), primary_key=True),
     Column("vault", String(128), primary_key=True),
     Column("fingerprint", LargeBinary(16), primary_key=True),
@@ -58,4 +59,33 @@ protect_vault = Table(
     Column("created_at", UTCDateTime, nullable=False),
     UniqueConstraint("token"),
     sqlite_with_rowid=False,
+)
+
+protect_vault_segments = Table(
+    "protect_vault_segments",
+    metadata,
+    # Migration 0007: originals sealed a segment (up to 65,536 entries) at a time; see
+    # bastion.data._protect.vaultdb for the layout.
+    Column("project", String(64), primary_key=True),
+    Column("vault", String(128), primary_key=True),
+    Column("segment", Integer, primary_key=True, autoincrement=False),
+    Column("dek_id", String(40), nullable=False),
+    Column("entries", Integer, nullable=False),
+    Column("sealed", LargeBinary, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Index(None, "dek_id"),
+)
+
+protect_vault_index = Table(
+    "protect_vault_index",
+    metadata,
+    # Migration 0007: fixed-width entries packed per hash bucket; kind "f" maps fingerprint
+    # -> token, kind "t" maps token -> (segment, slot).
+    Column("project", String(64), primary_key=True),
+    Column("vault", String(128), primary_key=True),
+    Column("kind", String(1), primary_key=True),
+    Column("bucket", Integer, primary_key=True, autoincrement=False),
+    Column("dek_id", String(40), nullable=False),
+    Column("entries", LargeBinary, nullable=False),
+    Index(None, "dek_id"),
 )

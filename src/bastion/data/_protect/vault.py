@@ -1,21 +1,29 @@
 """The tokenization vault: random tokens in the data, originals sealed in the store.
 
 A token is random (no relation to its value), so a leaked protected dataset
-reveals nothing. The original is sealed with AES-256-GCM under the vault's data
-key, with the token as associated data (an entry copied onto another token fails
-to open). A keyed fingerprint of each value (HMAC under a key derived from the same
-data key) finds an existing token, so the same value always gets the same token
-within a vault and joins keep working. Detokenizing needs the ``vault.detokenize``
-permission and is audited with counts only. Shredding the vault's key deletes its
-entries (see `KeyManager.shred`).
+reveals nothing. Originals are sealed with AES-256-GCM under the vault's data key,
+a segment of up to 65,536 entries at a time (associated data: project, vault,
+segment number and data-key id, so a segment moved to another vault or slot fails
+to open); each sealed record starts with its own token, so an index entry pointed
+at another record is caught. A keyed fingerprint of each value (BLAKE2b-128 in its keyed
+MAC mode, RFC 7693, under a key derived from the same data key; entries written before
+migration 0007 carry HMAC-SHA-256 ones, looked up only in vaults that have such entries)
+finds an existing token, so the same value always
+gets the same token within a vault and joins keep working. Detokenizing needs the
+``vault.detokenize`` permission and is audited with counts only. Shredding the
+vault's key deletes its entries (see `KeyManager.shred`).
 """
 
 from __future__ import annotations
 
 import base64
+import hashlib
 import hmac
+import json
 import os
-from collections.abc import Iterator, Sequence
+import struct
+from collections.abc import Sequence
+from itertools import accumulate
 from typing import Any
 
 from cryptography.exceptions import InvalidTag
@@ -26,11 +34,23 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from bastion.core.types import utcnow
 from bastion.crypto.keys import KeyManager, Principal
 from bastion.data._protect.errors import VaultError
-from bastion.data._protect.vaultdb import TOKEN_PREFIX, find_sealed, find_tokens, insert_entries
+from bastion.data._protect.vaultdb import (
+    SEGMENT_ENTRIES,
+    TOKEN_BYTES,
+    TOKEN_PREFIX,
+    find_legacy_tokens,
+    find_tokens,
+    has_legacy,
+    locate,
+    next_segment,
+    read_segments,
+    token_raw,
+    write_entries,
+)
 
-TOKEN_BYTES = 18  # 144 random bits; a multiple of 3, so a batch base64-encodes in one call with no padding
-FINGERPRINT_BYTES = 16  # keyed HMAC-SHA-256 truncated: a collision needs ~2^64 distinct values in one vault
-_TOKEN_CHARS = TOKEN_BYTES * 4 // 3
+FINGERPRINT_BYTES = 16  # a 128-bit keyed MAC: a collision needs ~2^64 distinct values in one vault
+_TOKEN_CHARS = TOKEN_BYTES * 4 // 3  # 144 random bits; a multiple of 3, so a batch base64-encodes with no padding
+_U32 = struct.Struct("<I")
 
 
 def _random_tokens(n: int) -> tuple[list[str], list[bytes]]:
@@ -41,28 +61,40 @@ def _random_tokens(n: int) -> tuple[list[str], list[bytes]]:
     return [TOKEN_PREFIX + text[i * w : i * w + w] for i in range(n)], [raw[i * b : i * b + b] for i in range(n)]
 
 
-def _swap(item: tuple[str, bytes]) -> tuple[bytes, str]:
-    return item[1], item[0]
+def _segment_aad(project: str, vault: str, segment: int, dek_id: str) -> bytes:
+    return json.dumps(["bastion-vault-segment-v1", project, vault, segment, dek_id]).encode()
 
 
-def _first(pair: tuple[bytes, str]) -> bytes:
-    return pair[0]
+def _seal_segment(aead: AESGCM, aad: bytes, tokens: Sequence[bytes], values: Sequence[str]) -> bytes:
+    """nonce | AES-GCM(count u32 | count+1 record offsets u32 | records), a record being token bytes | UTF-8 value."""
+    records = [t + v.encode("utf-8") for t, v in zip(tokens, values, strict=True)]
+    n = len(records)
+    offsets = struct.pack(f"<{n + 1}I", 0, *accumulate(map(len, records)))
+    nonce = os.urandom(12)
+    return nonce + aead.encrypt(nonce, b"".join((_U32.pack(n), offsets, *records)), aad)
 
 
-def _sealed_rows(
-    aead: AESGCM, pending: list[tuple[bytes, str]], tokens: list[str], raw_tokens: list[bytes]
-) -> Iterator[tuple[bytes, bytes, bytes]]:
-    """(fingerprint, token bytes, nonce | AES-GCM(value, AAD = token text)) rows, sealed as the writer pulls them.
+class _Segment:
+    """An opened segment: record `slot` is ``body[offsets[slot]:offsets[slot + 1]]``."""
 
-    Lazily, so on PostgreSQL sealing overlaps the server inserting the rows already sent.
-    """
-    n = len(pending)
-    nonces = os.urandom(12 * n)
-    seal = aead.encrypt
-    for i in range(n):
-        fp, value = pending[i]
-        nonce = nonces[12 * i : 12 * i + 12]
-        yield fp, raw_tokens[i], nonce + seal(nonce, value.encode("utf-8"), tokens[i].encode())
+    def __init__(self, plain: bytes, vault: str) -> None:
+        n = _U32.unpack_from(plain)[0] if len(plain) >= 4 else -1
+        start = 4 + 4 * (n + 1)
+        if n < 0 or len(plain) < start:
+            raise VaultError(f"vault {vault!r}: a segment is malformed")
+        self.offsets = struct.unpack_from(f"<{n + 1}I", plain, 4)
+        self.body = memoryview(plain)[start:]
+        if self.offsets[-1] != len(self.body):
+            raise VaultError(f"vault {vault!r}: a segment is malformed")
+
+    def record(self, slot: int, raw_token: bytes) -> str | None:
+        """The value at `slot` if the record there carries `raw_token`, else None."""
+        if slot + 1 >= len(self.offsets):
+            return None
+        rec = self.body[self.offsets[slot] : self.offsets[slot + 1]]
+        if rec[:TOKEN_BYTES] != raw_token:
+            return None
+        return bytes(rec[TOKEN_BYTES:]).decode("utf-8")
 
 
 def _derive(material: bytes, label: str) -> bytes:
@@ -90,41 +122,52 @@ class Vault:
         """Tokens for `values` (same value, same token); new entries and the audit event in one transaction.
 
         Bulk path: repeated values are folded in memory first, every fingerprint is computed
-        before the write lock is taken, existing tokens are found with one query per batch
-        of fingerprints, and new entries are inserted at driver level sorted by fingerprint
-        (the vault's primary key then grows in key order) and sealed as the writer consumes
-        them. Only the insert order changes: each token is still drawn independently at
-        random, never derived from or ordered by the value.
+        before the write lock is taken, existing tokens are found per hash bucket, and new
+        entries are sealed a segment at a time and written as a few thousand rows.
         """
         self.keys.require(self.who, "vault.tokenize", self.name)
         if not values:
             return []
         dek = self._key()
-        fp_key = _derive(dek.material, "fingerprint")
+        fp_key = _derive(dek.material, "fingerprint-blake2b")
         aead = AESGCM(_derive(dek.material, "seal"))
-        digest = hmac.digest
+        mac = hashlib.blake2b
         fb = FINGERPRINT_BYTES
-        prints = {v: digest(fp_key, v.encode("utf-8"), "sha256")[:fb] for v in values}  # dedupes, keeps order
+        prints = {v: mac(v.encode("utf-8"), key=fp_key, digest_size=fb).digest() for v in values}  # dedupes
         store = self.keys.store
         project = self.keys.project
         with store._write() as conn:
             found = find_tokens(conn, project, self.name, list(prints.values()))
             token_of = {v: found[fp] for v, fp in prints.items() if fp in found} if found else {}
-            pending = (
-                [(fp, v) for v, fp in prints.items() if fp not in found] if found else [*map(_swap, prints.items())]
-            )
-            pending.sort(key=_first)
-            n = len(pending)
-            new = [v for _, v in pending]
+            new = [v for v, fp in prints.items() if fp not in found] if found else list(prints)
+            if new and has_legacy(conn, project, self.name):
+                token_of.update(self._legacy_tokens(conn, new, dek.material))
+                new = [v for v in new if v not in token_of]
+            n = len(new)
             tokens, raw_tokens = _random_tokens(n)
-            insert_entries(
+            first = next_segment(conn, project, self.name)
+            segments = [
+                (
+                    min(SEGMENT_ENTRIES, n - i),
+                    _seal_segment(
+                        aead,
+                        _segment_aad(project, self.name, first + k, dek.dek_id),
+                        raw_tokens[i : i + SEGMENT_ENTRIES],
+                        new[i : i + SEGMENT_ENTRIES],
+                    ),
+                )
+                for k, i in enumerate(range(0, n, SEGMENT_ENTRIES))
+            ]
+            write_entries(
                 conn,
                 project=project,
                 vault=self.name,
                 dek_id=dek.dek_id,
                 created_at=utcnow(),
-                rows=_sealed_rows(aead, pending, tokens, raw_tokens),
-                count=n,
+                fingerprints=[prints[v] for v in new],
+                tokens=raw_tokens,
+                first_segment=first,
+                segments=segments,
             )
             token_of.update(zip(new, tokens, strict=True))
             store.audit.append(
@@ -132,10 +175,18 @@ class Vault:
                 "vault.tokenized",
                 self.who.name,
                 self.name,
-                {"values": len(values), "distinct": len(prints), "new": n, "reused": len(found)},
+                {"values": len(values), "distinct": len(prints), "new": n, "reused": len(prints) - n},
                 session=conn,
             )
         return [token_of[v] for v in values]
+
+    def _legacy_tokens(self, conn: Any, values: list[str], material: bytes) -> dict[str, str]:
+        """Tokens of `values` among entries written before migration 0007 (HMAC-SHA-256 fingerprints)."""
+        key = _derive(material, "fingerprint")
+        by_print = {hmac.digest(key, v.encode("utf-8"), "sha256")[:FINGERPRINT_BYTES]: v for v in values}
+        return {
+            by_print[fp]: t for fp, t in find_legacy_tokens(conn, self.keys.project, self.name, list(by_print)).items()
+        }
 
     def detokenize_many(self, tokens: Sequence[str]) -> list[str]:
         """Originals for `tokens`; `VaultError` if any is missing (nothing is returned partially)."""
@@ -143,8 +194,11 @@ class Vault:
         if not tokens:
             return []
         distinct = list(dict.fromkeys(tokens))
+        project = self.keys.project
         with self.keys.store._read() as conn:
-            found = find_sealed(conn, self.keys.project, self.name, distinct)
+            found = locate(conn, project, self.name, distinct)
+            wanted = {loc.segment for loc in found.values() if loc.segment is not None}
+            segments = read_segments(conn, project, self.name, sorted(wanted)) if wanted else {}
         missing = len(distinct) - len(found)
         if missing:
             raise VaultError(
@@ -153,13 +207,30 @@ class Vault:
             )
         dek = self.keys.data_key(self._key().dek_id, self.who, key_id=self.key_id, purpose="detokenize")
         aead = AESGCM(_derive(dek.material, "seal"))
-        plain: dict[str, str] = {}
-        for t, sealed in found.items():
+        tampered = f"vault entry for a token in {self.name!r} fails authentication (tampered)"
+        opened: dict[int, _Segment] = {}
+        for seg in wanted:
+            if seg not in segments or segments[seg][0] != dek.dek_id:
+                raise VaultError(tampered)
+            sealed = segments[seg][1]
             try:
-                plain[t] = aead.decrypt(sealed[:12], sealed[12:], t.encode()).decode("utf-8")
+                plain = aead.decrypt(sealed[:12], sealed[12:], _segment_aad(project, self.name, seg, dek.dek_id))
             except (InvalidTag, ValueError):
-                raise VaultError(f"vault entry for a token in {self.name!r} fails authentication (tampered)") from None
-        self.keys.store.audit.append(
-            self.keys.project, "vault.detokenized", self.who.name, self.name, {"tokens": len(distinct)}
-        )
-        return [plain[t] for t in tokens]
+                raise VaultError(tampered) from None
+            opened[seg] = _Segment(plain, self.name)
+        plain_of: dict[str, str] = {}
+        for t, loc in found.items():
+            value: str | None
+            try:
+                if loc.segment is None:
+                    legacy = loc.legacy_sealed or b""
+                    value = aead.decrypt(legacy[:12], legacy[12:], t.encode()).decode("utf-8")
+                else:
+                    value = opened[loc.segment].record(loc.slot, token_raw(t) or b"")
+            except (InvalidTag, ValueError):
+                value = None
+            if value is None:
+                raise VaultError(tampered)
+            plain_of[t] = value
+        self.keys.store.audit.append(project, "vault.detokenized", self.who.name, self.name, {"tokens": len(distinct)})
+        return [plain_of[t] for t in tokens]

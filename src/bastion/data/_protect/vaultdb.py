@@ -1,25 +1,26 @@
-"""Bulk reads and writes of the vault table at driver level, per database.
+"""Bulk reads and writes of the tokenization vault at driver level, per database.
 
-Tokenizing a column means looking up and inserting up to millions of vault rows in
-one write transaction. Through SQLAlchemy's per-row parameter processing and
-executemany that took ~111 s for a million new values, so the hot paths drop to the
-driver inside the same transaction (the caller's `Store._write()`, which already
-holds the audit-chain write lock, so lookups and inserts cannot race another writer):
+Tokenizing a column means looking up and storing up to millions of entries in one write
+transaction (the caller's `Store._write()`, which holds the audit-chain write lock, so
+lookups and writes cannot race another writer). One database row per entry (the 0006
+layout) made that cost a million inserts into two B-trees, 8-10 s of database work alone,
+so since migration 0007 a batch is a few thousand rows:
 
-- the layout (migration ``0006_vault_layout``) keys the table by (project, vault,
-  16-byte fingerprint) and keeps one unique index on the raw token bytes;
-- lookups pass one batch of binary keys per statement: bound ``IN (?, ...)`` parameters
-  on SQLite (3.40 has no ``unhex`` for a JSON array of hex), a ``bytea[]`` expanded by
-  ``unnest`` on PostgreSQL, probed one index lookup per element (``LATERAL ... LIMIT 1``):
-  right after a bulk load the table has no statistics yet, and a plain join or ``= ANY``
-  was then planned as a scan of the whole vault (8 s per 50k lookups against a 1M-entry vault);
-- inserts are one ``executemany`` of plain tuples on SQLite (a C loop; the page cache is
-  raised for the transaction so the indexes do not spill to the WAL mid-way), and
-  ``COPY ... FROM STDIN (FORMAT BINARY)`` on PostgreSQL.
+- ``protect_vault_segments``: up to `SEGMENT_ENTRIES` originals per row, sealed together
+  by the caller (`bastion.data._protect.vault`); an entry is addressed as (segment, slot);
+- ``protect_vault_index``: per vault and kind, `BUCKETS` hash buckets, each one row of
+  fixed-width entries in no particular order: kind ``f`` is fingerprint(16) | token(18),
+  kind ``t`` is token(18) | segment(u32 LE) | slot(u32 LE). A bucket is the top 12 bits of
+  the fingerprint or token, both uniformly random, so buckets fill evenly. A write reads
+  the buckets it touches, appends, and writes them back (one upsert per bucket).
 
-Column values are bound exactly as SQLAlchemy would bind them: constant columns
-(project, vault, data-key id, timestamp) go through the table's own bind processors
-once per batch, so rows written here read back identically through the ORM layer.
+Entries of the 0006 layout (table ``protect_vault``, HMAC-SHA-256 fingerprints) are still
+looked up after the new index, when the vault has any; nothing new is written there.
+
+Uniqueness: a fingerprint is looked up before it is added (under the write lock), so a
+value has one token per vault. Tokens are 144 random bits; a repeat among a vault's
+n entries has probability about n^2 / 2^145 (2^-105 at a million), and a batch with a
+repeat inside itself is refused.
 """
 
 from __future__ import annotations
@@ -27,27 +28,35 @@ from __future__ import annotations
 import base64
 import re
 import struct
+from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from datetime import UTC, datetime, timedelta
-from typing import Any
+from datetime import datetime
+from typing import Any, NamedTuple
 
+import numpy as np
 from sqlalchemy import Connection
 
 from bastion.crypto._keys.schema import protect_vault
 from bastion.data._protect.errors import VaultError
 
-LOOKUP_BATCH = 50_000
-_SQLITE_LOOKUP_BATCH = 30_000  # bound parameters per statement stay under SQLite's 32766
-_COPY_BLOCK = 10_000
-_PG_ANALYZE_AFTER = 10_000
-_COLUMNS = ("project", "vault", "fingerprint", "token", "dek_id", "sealed", "created_at")
+BUCKET_SHIFT = 4  # top 12 bits of a 16-bit prefix
+BUCKETS = 1 << (16 - BUCKET_SHIFT)
+SEGMENT_ENTRIES = 65_536
+FP_BYTES, TOKEN_BYTES = 16, 18
+_F_WIDTH = FP_BYTES + TOKEN_BYTES
+_T_WIDTH = TOKEN_BYTES + 8
+_LOC = struct.Struct("<II")
+_LEGACY_BATCH = 30_000  # bound parameters per statement stay under SQLite's 32766
 TOKEN_PREFIX = "tok_"
 _TOKEN_TEXT = re.compile(r"tok_[A-Za-z0-9_-]{22}(?:[A-Za-z0-9_-]{2})?")
-_INT16, _INT32, _INT64 = struct.Struct(">h"), struct.Struct(">i"), struct.Struct(">q")
-_PG_BINARY_HEADER = b"PGCOPY\n\xff\r\n\x00" + b"\x00" * 8  # signature, flags, header extension length
-_PG_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
-_SQLITE_CACHE_KIB_CAP = 256 * 1024
-_SQLITE_BYTES_PER_ROW = 512
+
+
+class Located(NamedTuple):
+    """Where a token's original lives: a segment slot (0007) or a per-entry sealed value (0006)."""
+
+    segment: int | None
+    slot: int
+    legacy_sealed: bytes | None
 
 
 def _driver(conn: Connection) -> Any:
@@ -57,10 +66,10 @@ def _driver(conn: Connection) -> Any:
     return raw
 
 
-def _bind(conn: Connection, column: str, value: Any) -> Any:
+def _bind(conn: Connection, table: Any, column: str, value: Any) -> Any:
     """The value as SQLAlchemy would send it to this driver (e.g. UTC timestamps as SQLite text)."""
     dialect = conn.dialect
-    proc = protect_vault.c[column].type.dialect_impl(dialect).bind_processor(dialect)
+    proc = table.c[column].type.dialect_impl(dialect).bind_processor(dialect)
     return proc(value) if proc is not None else value
 
 
@@ -87,43 +96,73 @@ def token_raw(text: str) -> bytes | None:
     return raw if token_text(raw) == text else None
 
 
-def _sqlite_in(n: int) -> str:
-    return ",".join("?" * n)
+def bucket_of(key: bytes) -> int:
+    return (key[0] << 8 | key[1]) >> BUCKET_SHIFT
+
+
+def _group(keys: Iterable[bytes]) -> dict[int, list[bytes]]:
+    groups: defaultdict[int, list[bytes]] = defaultdict(list)
+    for k in keys:
+        groups[(k[0] << 8 | k[1]) >> BUCKET_SHIFT].append(k)
+    return groups
+
+
+class _Sql:
+    """Placeholders and list binding for the connection's driver."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.pg = conn.dialect.name == "postgresql"
+        self.p = "%s" if self.pg else "?"
+
+    def in_list(self, column: str, n: int) -> str:
+        return f"{column} = ANY({self.p})" if self.pg else f"{column} IN ({','.join('?' * n)})"
+
+    def params(self, values: list[Any]) -> tuple[Any, ...]:
+        return (values,) if self.pg else tuple(values)
+
+
+def _read_buckets(cur: Any, sql: _Sql, project: str, vault: str, kind: str, buckets: list[int]) -> dict[int, bytes]:
+    """Stored entries of the given buckets (absent buckets are left out)."""
+    out: dict[int, bytes] = {}
+    p = sql.p
+    for i in range(0, len(buckets), _LEGACY_BATCH):
+        chunk = buckets[i : i + _LEGACY_BATCH]
+        cur.execute(
+            f"SELECT bucket, entries FROM protect_vault_index WHERE project = {p} AND vault = {p} AND kind = {p} "
+            f"AND {sql.in_list('bucket', len(chunk))}",
+            (project, vault, kind, *sql.params(chunk)),
+        )
+        width = _F_WIDTH if kind == "f" else _T_WIDTH
+        for bucket, entries in cur.fetchall():
+            blob = bytes(entries)
+            if len(blob) % width:
+                raise VaultError(f"vault {vault!r}: index bucket {bucket} is corrupt (tampered or truncated)")
+            out[int(bucket)] = blob
+    return out
+
+
+def _vault_has(cur: Any, sql: _Sql, table: str, project: str, vault: str) -> bool:
+    cur.execute(f"SELECT 1 FROM {table} WHERE project = {sql.p} AND vault = {sql.p} LIMIT 1", (project, vault))
+    return cur.fetchone() is not None
 
 
 def find_tokens(conn: Connection, project: str, vault: str, fingerprints: Sequence[bytes]) -> dict[bytes, str]:
-    """fingerprint -> token for the fingerprints already in the vault."""
+    """fingerprint -> token text for the fingerprints already in the vault."""
     found: dict[bytes, str] = {}
     if not fingerprints:
         return found
-    raw = _driver(conn)
-    pg = conn.dialect.name == "postgresql"
-    batch = LOOKUP_BATCH if pg else _SQLITE_LOOKUP_BATCH
+    sql = _Sql(conn)
     try:
-        cur = raw.cursor()
+        cur = _driver(conn).cursor()
         try:
-            if pg:
-                cur.execute("SELECT 1 FROM protect_vault WHERE project = %s AND vault = %s LIMIT 1", (project, vault))
-            else:
-                cur.execute("SELECT 1 FROM protect_vault WHERE project = ? AND vault = ? LIMIT 1", (project, vault))
-            if cur.fetchone() is None:  # a new vault: nothing to look up
-                return found
-            for i in range(0, len(fingerprints), batch):
-                chunk = list(fingerprints[i : i + batch])
-                if pg:
-                    cur.execute(
-                        "SELECT q.fp, v.token FROM unnest(%s::bytea[]) AS q(fp) CROSS JOIN LATERAL "
-                        "(SELECT token FROM protect_vault WHERE project = %s AND vault = %s AND fingerprint = q.fp "
-                        "LIMIT 1) AS v",
-                        (chunk, project, vault),
-                    )
-                else:
-                    cur.execute(
-                        "SELECT fingerprint, token FROM protect_vault WHERE project = ? AND vault = ? "
-                        f"AND fingerprint IN ({_sqlite_in(len(chunk))})",
-                        (project, vault, *chunk),
-                    )
-                found.update((bytes(fp), token_text(bytes(t))) for fp, t in cur.fetchall())
+            if _vault_has(cur, sql, "protect_vault_index", project, vault):
+                wanted = _group(fingerprints)
+                for bucket, blob in _read_buckets(cur, sql, project, vault, "f", sorted(wanted)).items():
+                    index = {blob[i : i + FP_BYTES]: i for i in range(0, len(blob), _F_WIDTH)}
+                    for fp in wanted[bucket]:
+                        at = index.get(fp)
+                        if at is not None:
+                            found[fp] = token_text(blob[at + FP_BYTES : at + _F_WIDTH])
         finally:
             cur.close()
     except _driver_errors(conn) as exc:
@@ -131,35 +170,54 @@ def find_tokens(conn: Connection, project: str, vault: str, fingerprints: Sequen
     return found
 
 
-def find_sealed(conn: Connection, project: str, vault: str, tokens: Sequence[str]) -> dict[str, bytes]:
-    """token -> sealed original for the tokens present in the vault (malformed tokens are simply absent)."""
-    found: dict[str, bytes] = {}
+def find_legacy_tokens(conn: Connection, project: str, vault: str, fingerprints: Sequence[bytes]) -> dict[bytes, str]:
+    """fingerprint -> token text among the vault's 0006 entries, whose fingerprints are HMAC-SHA-256
+    (nothing to do, and no fingerprints worth computing, when the vault has none: see `has_legacy`)."""
+    sql = _Sql(conn)
+    try:
+        cur = _driver(conn).cursor()
+        try:
+            return _legacy_tokens(cur, sql, project, vault, list(fingerprints))
+        finally:
+            cur.close()
+    except _driver_errors(conn) as exc:
+        raise VaultError(f"vault lookup failed: {_reason(exc)}") from None
+
+
+def has_legacy(conn: Connection, project: str, vault: str) -> bool:
+    sql = _Sql(conn)
+    try:
+        cur = _driver(conn).cursor()
+        try:
+            return _vault_has(cur, sql, "protect_vault", project, vault)
+        finally:
+            cur.close()
+    except _driver_errors(conn) as exc:
+        raise VaultError(f"vault lookup failed: {_reason(exc)}") from None
+
+
+def locate(conn: Connection, project: str, vault: str, tokens: Sequence[str]) -> dict[str, Located]:
+    """token text -> where its original is, for the tokens present (malformed tokens are simply absent)."""
     wanted = {r: t for t in tokens if (r := token_raw(t)) is not None}
-    keys = list(wanted)
-    raw = _driver(conn)
-    pg = conn.dialect.name == "postgresql"
-    batch = LOOKUP_BATCH if pg else _SQLITE_LOOKUP_BATCH
+    found: dict[str, Located] = {}
+    if not wanted:
+        return found
+    sql = _Sql(conn)
     try:
-        cur = raw.cursor()
+        cur = _driver(conn).cursor()
         try:
-            for i in range(0, len(keys), batch):
-                chunk = keys[i : i + batch]
-                if pg:
-                    cur.execute(
-                        "SELECT q.tok, v.sealed FROM unnest(%s::bytea[]) AS q(tok) CROSS JOIN LATERAL "
-                        "(SELECT sealed FROM protect_vault WHERE token = q.tok AND project = %s AND vault = %s "
-                        "LIMIT 1) AS v",
-                        (chunk, project, vault),
-                    )
-                else:
-                    # Unary + keeps SQLite from answering through the primary key's (project, vault)
-                    # prefix, a scan of the whole vault: tokens are found through their own index.
-                    cur.execute(
-                        f"SELECT token, sealed FROM protect_vault WHERE token IN ({_sqlite_in(len(chunk))}) "
-                        "AND +project = ? AND +vault = ?",
-                        (*chunk, project, vault),
-                    )
-                found.update((wanted[bytes(t)], bytes(s)) for t, s in cur.fetchall())
+            groups = _group(r for r in wanted if len(r) == TOKEN_BYTES)
+            for bucket, blob in _read_buckets(cur, sql, project, vault, "t", sorted(groups)).items():
+                index = {blob[i : i + TOKEN_BYTES]: i for i in range(0, len(blob), _T_WIDTH)}
+                for raw in groups[bucket]:
+                    at = index.get(raw)
+                    if at is not None:
+                        seg, slot = _LOC.unpack_from(blob, at + TOKEN_BYTES)
+                        found[wanted[raw]] = Located(seg, slot, None)
+            rest = [r for r, t in wanted.items() if t not in found]
+            if rest and _vault_has(cur, sql, "protect_vault", project, vault):
+                for raw, sealed in _legacy_sealed(cur, sql, project, vault, rest):
+                    found[wanted[raw]] = Located(None, 0, sealed)
         finally:
             cur.close()
     except _driver_errors(conn) as exc:
@@ -167,98 +225,172 @@ def find_sealed(conn: Connection, project: str, vault: str, tokens: Sequence[str
     return found
 
 
-def insert_entries(
+def read_segments(conn: Connection, project: str, vault: str, segments: Sequence[int]) -> dict[int, tuple[str, bytes]]:
+    """segment -> (data-key id, sealed bytes) for the segments present."""
+    sql = _Sql(conn)
+    out: dict[int, tuple[str, bytes]] = {}
+    try:
+        cur = _driver(conn).cursor()
+        try:
+            ids = sorted(set(segments))
+            for i in range(0, len(ids), _LEGACY_BATCH):
+                chunk = ids[i : i + _LEGACY_BATCH]
+                cur.execute(
+                    f"SELECT segment, dek_id, sealed FROM protect_vault_segments WHERE project = {sql.p} "
+                    f"AND vault = {sql.p} AND {sql.in_list('segment', len(chunk))}",
+                    (project, vault, *sql.params(chunk)),
+                )
+                out.update((int(s), (str(d), bytes(b))) for s, d, b in cur.fetchall())
+        finally:
+            cur.close()
+    except _driver_errors(conn) as exc:
+        raise VaultError(f"vault lookup failed: {_reason(exc)}") from None
+    return out
+
+
+def next_segment(conn: Connection, project: str, vault: str) -> int:
+    sql = _Sql(conn)
+    try:
+        cur = _driver(conn).cursor()
+        try:
+            cur.execute(
+                f"SELECT max(segment) FROM protect_vault_segments WHERE project = {sql.p} AND vault = {sql.p}",
+                (project, vault),
+            )
+            (top,) = cur.fetchone()
+        finally:
+            cur.close()
+    except _driver_errors(conn) as exc:
+        raise VaultError(f"vault lookup failed: {_reason(exc)}") from None
+    return 0 if top is None else int(top) + 1
+
+
+def write_entries(
     conn: Connection,
     *,
     project: str,
     vault: str,
     dek_id: str,
     created_at: datetime,
-    rows: Iterable[tuple[bytes, bytes, bytes]],
-    count: int,
+    fingerprints: Sequence[bytes],
+    tokens: Sequence[bytes],
+    first_segment: int,
+    segments: Sequence[tuple[int, bytes]],
 ) -> None:
-    """Insert (fingerprint, token bytes, sealed) rows; all or nothing with the caller's transaction.
-
-    A duplicate token or fingerprint (which the primary key and the unique token index reject)
-    raises `VaultError` and, as the exception leaves `Store._write()`, rolls the whole batch back.
+    """Store new entries: entry i has ``fingerprints[i]``, ``tokens[i]`` and lives in segment
+    ``first_segment + i // SEGMENT_ENTRIES`` at slot ``i % SEGMENT_ENTRIES``; ``segments`` are
+    (entries, sealed) in that order. All or nothing with the caller's transaction.
     """
-    if count == 0:
+    n = len(tokens)
+    if n == 0:
         return
-    consts = {c: _bind(conn, c, v) for c, v in (("project", project), ("vault", vault), ("dek_id", dek_id))}
-    when = _bind(conn, "created_at", created_at)
-    raw = _driver(conn)
-    pg = conn.dialect.name == "postgresql"
+    if len(fingerprints) != n or sum(c for c, _ in segments) != n:
+        raise VaultError("vault write refused: entries, tokens and segments do not line up")
+    if len(set(tokens)) != n:
+        raise VaultError("vault write refused: a token repeats within the batch")
+    sql = _Sql(conn)
+    p = sql.p
+    when = _bind(conn, protect_vault, "created_at", created_at)
     try:
-        # The vault has no per-row foreign key to its data key (migration 0006): one check per
-        # batch, under the write lock that crypto-shredding also takes, keeps orphans out.
-        check = raw.execute(f"SELECT 1 FROM crypto_deks WHERE id = {'%s' if pg else '?'}", (consts["dek_id"],))
-        if check.fetchone() is None:
-            raise VaultError("vault write refused: its data key no longer exists (shredded)")
-        if pg:
-            _copy_pg(raw, consts, when, rows)
-            if count >= _PG_ANALYZE_AFTER:
-                # Fresh statistics, or the planner, believing the vault tiny, may plan lookups
-                # as scans of the whole vault.
-                with raw.cursor() as cur:
-                    cur.execute("ANALYZE protect_vault")
-        else:
-            _executemany_sqlite(raw, consts, when, rows, count)
+        cur = _driver(conn).cursor()
+        try:
+            # No foreign key to the data key: one check per batch, under the write lock that
+            # crypto-shredding also takes, keeps orphans out.
+            cur.execute(f"SELECT 1 FROM crypto_deks WHERE id = {p}", (dek_id,))
+            if cur.fetchone() is None:
+                raise VaultError("vault write refused: its data key no longer exists (shredded)")
+            cur.execute(
+                f"SELECT 1 FROM protect_vault_segments WHERE project = {p} AND vault = {p} AND dek_id <> {p} LIMIT 1",
+                (project, vault, dek_id),
+            )
+            if cur.fetchone() is not None:
+                raise VaultError(f"vault write refused: vault {vault!r} belongs to another key")
+            cur.executemany(
+                "INSERT INTO protect_vault_segments (project, vault, segment, dek_id, entries, sealed, created_at) "
+                f"VALUES ({p}, {p}, {p}, {p}, {p}, {p}, {p})",
+                [(project, vault, first_segment + k, dek_id, c, b, when) for k, (c, b) in enumerate(segments)],
+            )
+            fps = np.frombuffer(b"".join(fingerprints), np.uint8).reshape(n, FP_BYTES)
+            toks = np.frombuffer(b"".join(tokens), np.uint8).reshape(n, TOKEN_BYTES)
+            where = np.empty((n, 2), "<u4")
+            where[:, 0], where[:, 1] = np.divmod(np.arange(n, dtype=np.int64), SEGMENT_ENTRIES)
+            where[:, 0] += first_segment
+            loc = where.view(np.uint8).reshape(n, 8)
+            for kind, rows in (("f", np.hstack((fps, toks))), ("t", np.hstack((toks, loc)))):
+                new = _by_bucket(rows)
+                old = _read_buckets(cur, sql, project, vault, kind, sorted(new))
+                if kind == "t" and any(_repeats(blob, new[b]) for b, blob in old.items()):
+                    raise VaultError("vault write refused: a new token is already in the vault")
+                cur.executemany(
+                    "INSERT INTO protect_vault_index (project, vault, kind, bucket, dek_id, entries) "
+                    f"VALUES ({p}, {p}, {p}, {p}, {p}, {p}) ON CONFLICT (project, vault, kind, bucket) "
+                    "DO UPDATE SET entries = excluded.entries",
+                    [(project, vault, kind, b, dek_id, old.get(b, b"") + e) for b, e in new.items()],
+                )
+        finally:
+            cur.close()
     except _driver_errors(conn) as exc:
         raise VaultError(f"vault write failed: {_reason(exc)}") from None
 
 
-def _field(value: bytes) -> bytes:
-    return _INT32.pack(len(value)) + value
+def _by_bucket(rows: np.ndarray) -> dict[int, bytes]:
+    """Fixed-width entries (one per row, keyed by their first bytes) packed per bucket, vectorised."""
+    buckets = (rows[:, 0].astype(np.int64) << 8 | rows[:, 1]) >> BUCKET_SHIFT
+    order = np.argsort(buckets, kind="stable")
+    packed = np.ascontiguousarray(rows[order]).tobytes()
+    counts = np.bincount(buckets, minlength=BUCKETS)
+    ends = np.cumsum(counts)
+    width = rows.shape[1]
+    return {int(b): packed[(ends[b] - counts[b]) * width : ends[b] * width] for b in np.flatnonzero(counts)}
 
 
-def _copy_pg(raw: Any, consts: dict[str, Any], when: Any, rows: Iterable[tuple[bytes, bytes, bytes]]) -> None:
-    """COPY in PostgreSQL's binary format, built as one bytes string per block of rows.
-
-    Binary needs no escaping (hostile vault names included) and no hex dump of the sealed
-    bytes; the constant columns (project, vault, data-key id, timestamp) are encoded once.
-    Rows are pulled from `rows` block by block, so the client seals block n+1 while the
-    server inserts block n.
-    """
-    if not isinstance(when, datetime) or when.tzinfo is None:  # pragma: no cover - UTCDateTime guarantees it
-        raise VaultError("vault: created_at must be an aware datetime")
-    micros = (when - _PG_EPOCH) // timedelta(microseconds=1)
-    head = _INT16.pack(7) + _field(str(consts["project"]).encode()) + _field(str(consts["vault"]).encode())
-    mid = _field(str(consts["dek_id"]).encode())
-    tail = _INT32.pack(8) + _INT64.pack(micros)
-    fp_len = _INT32.pack(16)
-    pack = _INT32.pack
-    block: list[bytes] = [_PG_BINARY_HEADER]
-    with (
-        raw.cursor() as cur,
-        cur.copy(f"COPY protect_vault ({', '.join(_COLUMNS)}) FROM STDIN (FORMAT BINARY)") as copy,
-    ):
-        for fp, token, sealed in rows:
-            if len(fp) != 16:
-                raise VaultError("vault: fingerprints are 16 bytes")
-            block.append(b"".join((head, fp_len, fp, pack(len(token)), token, mid, pack(len(sealed)), sealed, tail)))
-            if len(block) >= _COPY_BLOCK:
-                copy.write(b"".join(block))
-                block.clear()
-        block.append(b"\xff\xff")
-        copy.write(b"".join(block))
+def _repeats(blob: bytes, entries: bytes) -> bool:
+    have = {blob[i : i + TOKEN_BYTES] for i in range(0, len(blob), _T_WIDTH)}
+    return any(entries[i : i + TOKEN_BYTES] in have for i in range(0, len(entries), _T_WIDTH))
 
 
-def _executemany_sqlite(
-    raw: Any, consts: dict[str, Any], when: Any, rows: Iterable[tuple[bytes, bytes, bytes]], count: int
-) -> None:
-    p, v, d = consts["project"], consts["vault"], consts["dek_id"]
-    (old_cache,) = raw.execute("PRAGMA cache_size").fetchone()
-    (page_size,) = raw.execute("PRAGMA page_size").fetchone()
-    have_kib = int(old_cache) * int(page_size) // 1024 if old_cache >= 0 else -int(old_cache)  # pages or -KiB
-    want = min(_SQLITE_CACHE_KIB_CAP, count * _SQLITE_BYTES_PER_ROW // 1024)
-    grow = want > have_kib
-    if grow:
-        raw.execute(f"PRAGMA cache_size = -{int(want)}")
-    try:
-        raw.executemany(
-            f"INSERT INTO protect_vault ({', '.join(_COLUMNS)}) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            ((p, v, fp, token, d, sealed, when) for fp, token, sealed in rows),
-        )
-    finally:
-        if grow:
-            raw.execute(f"PRAGMA cache_size = {int(old_cache)}")
+def _legacy_tokens(cur: Any, sql: _Sql, project: str, vault: str, fps: list[bytes]) -> dict[bytes, str]:
+    """Fingerprint lookups in the 0006 per-entry table (probed one index lookup per key on PostgreSQL:
+    right after a bulk load a plain join or ``= ANY`` was planned as a scan of the whole table)."""
+    found: dict[bytes, str] = {}
+    for i in range(0, len(fps), _LEGACY_BATCH):
+        chunk = fps[i : i + _LEGACY_BATCH]
+        if sql.pg:
+            cur.execute(
+                "SELECT q.fp, v.token FROM unnest(%s::bytea[]) AS q(fp) CROSS JOIN LATERAL "
+                "(SELECT token FROM protect_vault WHERE project = %s AND vault = %s AND fingerprint = q.fp "
+                "LIMIT 1) AS v",
+                (chunk, project, vault),
+            )
+        else:
+            cur.execute(
+                "SELECT fingerprint, token FROM protect_vault WHERE project = ? AND vault = ? "
+                f"AND fingerprint IN ({','.join('?' * len(chunk))})",
+                (project, vault, *chunk),
+            )
+        found.update((bytes(fp), token_text(bytes(t))) for fp, t in cur.fetchall())
+    return found
+
+
+def _legacy_sealed(cur: Any, sql: _Sql, project: str, vault: str, raws: list[bytes]) -> list[tuple[bytes, bytes]]:
+    """(token bytes, sealed) from the 0006 per-entry table."""
+    out: list[tuple[bytes, bytes]] = []
+    for i in range(0, len(raws), _LEGACY_BATCH):
+        chunk = raws[i : i + _LEGACY_BATCH]
+        if sql.pg:
+            cur.execute(
+                "SELECT q.tok, v.sealed FROM unnest(%s::bytea[]) AS q(tok) CROSS JOIN LATERAL "
+                "(SELECT sealed FROM protect_vault WHERE token = q.tok AND project = %s AND vault = %s "
+                "LIMIT 1) AS v",
+                (chunk, project, vault),
+            )
+        else:
+            # Unary + keeps SQLite from answering through the primary key's (project, vault)
+            # prefix, a scan of the whole vault: tokens are found through their own index.
+            cur.execute(
+                f"SELECT token, sealed FROM protect_vault WHERE token IN ({','.join('?' * len(chunk))}) "
+                "AND +project = ? AND +vault = ?",
+                (*chunk, project, vault),
+            )
+        out.extend((bytes(t), bytes(s)) for t, s in cur.fetchall())
+    return out
