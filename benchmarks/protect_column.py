@@ -79,7 +79,9 @@ def database(kind: str, tmp: Path) -> Iterator[str]:
 
 
 def run(kind: str, values: list[str], repeat: int) -> dict[str, list[tuple[float, float]]]:
-    res: dict[str, list[tuple[float, float]]] = {k: [] for k in ("base", "hmac", "tok", "retok", "detok", "server")}
+    res: dict[str, list[tuple[float, float]]] = {
+        k: [] for k in ("base", "hmac", "tok", "retok", "grow", "detok", "server")
+    }
     with (
         tempfile.TemporaryDirectory() as tmp,
         database(kind, Path(tmp)) as url,
@@ -105,6 +107,9 @@ def run(kind: str, values: list[str], repeat: int) -> dict[str, list[tuple[float
             sub = values[:100_000]
             w, c, _ = timed(lambda p=p, sub=sub: p.protect_values(sub, "tokenize"))  # type: ignore[misc]
             res["retok"].append((w, c))
+            more = [f"new-{v}" for v in sub]  # new values into the now-full vault: every index bucket is rewritten
+            w, c, _ = timed(lambda p=p, more=more: p.protect_values(more, "tokenize"))  # type: ignore[misc]
+            res["grow"].append((w, c))
             w, c, back = timed(lambda p=p, t=tokens: p.reverse_values(t[:100_000], "tokenize"))  # type: ignore[misc]
             res["detok"].append((w, c))
             assert back == sub
@@ -138,6 +143,7 @@ def main() -> None:
         print(f"  bastion hmac operator         : {med('hmac')}  (goal < 10 s)")
         print(f"  bastion tokenize (new vault)  : {med('tok')}  (goal < 10 s)")
         print(f"  re-tokenize 100k (vault hits) : {med('retok')}")
+        print(f"  tokenize 100k new into it     : {med('grow')}")
         print(f"  detokenize 100k               : {med('detok')}")
         if res["server"]:
             print(f"  tokenize: PostgreSQL backend CPU s: {statistics.median(c for _, c in res['server']):6.2f}")

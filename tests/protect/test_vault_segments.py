@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 import sqlalchemy as sa
 
@@ -67,6 +68,10 @@ def test_entries_span_segments(
     assert vault.detokenize_many(picks) == ["v0", "v99", "v100", "v249", "w29", "v150"]
 
 
+def _rows_of(token: bytes, n: int) -> np.ndarray:
+    return np.frombuffer(token * n, np.uint8).reshape(n, len(token))
+
+
 def _tamper(store: Store, sql: str, **params: object) -> None:
     with store._write() as conn:
         conn.execute(sa.text(sql), params)
@@ -117,7 +122,7 @@ def test_truncated_index_bucket_is_an_error(
     with pytest.raises(VaultError, match="corrupt"):
         vault.detokenize_many(tokens)
     forced = raw[:2] + b"\x00" * 16  # a new token in the corrupt bucket: the write reads it and refuses
-    monkeypatch.setattr(vault_mod, "_random_tokens", lambda n: (["tok_" + "A" * 24] * n, [forced] * n))
+    monkeypatch.setattr(vault_mod, "_random_tokens", lambda n: (["tok_" + "A" * 24] * n, _rows_of(forced, n)))
     with pytest.raises(VaultError, match="corrupt"):
         vault.tokenize_many(["another"])
 
@@ -131,7 +136,7 @@ def test_failed_write_rolls_back_everything(
     before = (_entries(store, "f"), _entries(store, "t"), _rows(store, "SELECT count(*) FROM protect_vault_segments"))
     raw = token_raw(first)
     assert raw is not None
-    monkeypatch.setattr(vault_mod, "_random_tokens", lambda n: ([first] * n, [raw] * n))
+    monkeypatch.setattr(vault_mod, "_random_tokens", lambda n: ([first] * n, _rows_of(raw, n)))
     with pytest.raises(VaultError, match="already in the vault"):
         p.protect_values(["x"], "tokenize")
     with pytest.raises(VaultError, match="repeats within the batch"):

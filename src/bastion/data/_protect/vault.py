@@ -5,10 +5,10 @@ reveals nothing. Originals are sealed with AES-256-GCM under the vault's data ke
 a segment of up to 65,536 entries at a time (associated data: project, vault,
 segment number and data-key id, so a segment moved to another vault or slot fails
 to open); each sealed record starts with its own token, so an index entry pointed
-at another record is caught. A keyed fingerprint of each value (BLAKE2b-128 in its keyed
-MAC mode, RFC 7693, under a key derived from the same data key; entries written before
-migration 0007 carry HMAC-SHA-256 ones, looked up only in vaults that have such entries)
-finds an existing token, so the same value always
+at another record is caught. A keyed fingerprint of each value (AES-CMAC, NIST SP 800-38B,
+under a key derived from the same data key, computed for a whole batch at once; entries
+written before migration 0007 carry HMAC-SHA-256 ones, looked up only in vaults that have
+such entries) finds an existing token, so the same value always
 gets the same token within a vault and joins keep working. Detokenizing needs the
 ``vault.detokenize`` permission and is audited with counts only. Shredding the
 vault's key deletes its entries (see `KeyManager.shred`).
@@ -16,16 +16,14 @@ vault's key deletes its entries (see `KeyManager.shred`).
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import hmac
 import json
 import os
 import struct
 from collections.abc import Sequence
-from itertools import accumulate
-from typing import Any
+from typing import Any, cast
 
+import numpy as np
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -33,6 +31,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from bastion.core.types import utcnow
 from bastion.crypto.keys import KeyManager, Principal
+from bastion.data._protect.bulk import cmac_many, records, token_texts
 from bastion.data._protect.errors import VaultError
 from bastion.data._protect.vaultdb import (
     SEGMENT_ENTRIES,
@@ -49,29 +48,26 @@ from bastion.data._protect.vaultdb import (
 )
 
 FINGERPRINT_BYTES = 16  # a 128-bit keyed MAC: a collision needs ~2^64 distinct values in one vault
-_TOKEN_CHARS = TOKEN_BYTES * 4 // 3  # 144 random bits; a multiple of 3, so a batch base64-encodes with no padding
 _U32 = struct.Struct("<I")
 
 
-def _random_tokens(n: int) -> tuple[list[str], list[bytes]]:
-    """`n` independent random tokens from one CSPRNG read, as text (for the data) and bytes (for the vault)."""
+def _random_tokens(n: int) -> tuple[list[str], np.ndarray]:
+    """`n` independent random tokens from one CSPRNG read: as text (for the data) and as an (n, 18) array."""
     raw = os.urandom(TOKEN_BYTES * n)
-    text = base64.urlsafe_b64encode(raw).decode("ascii")
-    w, b = _TOKEN_CHARS, TOKEN_BYTES
-    return [TOKEN_PREFIX + text[i * w : i * w + w] for i in range(n)], [raw[i * b : i * b + b] for i in range(n)]
+    return token_texts(raw, TOKEN_PREFIX, TOKEN_BYTES), np.frombuffer(raw, np.uint8).reshape(n, TOKEN_BYTES)
 
 
 def _segment_aad(project: str, vault: str, segment: int, dek_id: str) -> bytes:
     return json.dumps(["bastion-vault-segment-v1", project, vault, segment, dek_id]).encode()
 
 
-def _seal_segment(aead: AESGCM, aad: bytes, tokens: Sequence[bytes], values: Sequence[str]) -> bytes:
+def _seal_segment(aead: AESGCM, aad: bytes, tokens: np.ndarray, values: Sequence[bytes]) -> bytes:
     """nonce | AES-GCM(count u32 | count+1 record offsets u32 | records), a record being token bytes | UTF-8 value."""
-    records = [t + v.encode("utf-8") for t, v in zip(tokens, values, strict=True)]
-    n = len(records)
-    offsets = struct.pack(f"<{n + 1}I", 0, *accumulate(map(len, records)))
+    ends, body = records(tokens, values)
+    n = len(values)
+    offsets = np.concatenate(([0], ends)).astype("<u4").tobytes()
     nonce = os.urandom(12)
-    return nonce + aead.encrypt(nonce, b"".join((_U32.pack(n), offsets, *records)), aad)
+    return nonce + aead.encrypt(nonce, b"".join((_U32.pack(n), offsets, body)), aad)
 
 
 class _Segment:
@@ -122,29 +118,32 @@ class Vault:
         """Tokens for `values` (same value, same token); new entries and the audit event in one transaction.
 
         Bulk path: repeated values are folded in memory first, every fingerprint is computed
-        before the write lock is taken, existing tokens are found per hash bucket, and new
-        entries are sealed a segment at a time and written as a few thousand rows.
+        (vectorised) before the write lock is taken, existing tokens are found per hash bucket,
+        and new entries are sealed a segment at a time and written as a few thousand rows.
         """
         self.keys.require(self.who, "vault.tokenize", self.name)
         if not values:
             return []
         dek = self._key()
-        fp_key = _derive(dek.material, "fingerprint-blake2b")
         aead = AESGCM(_derive(dek.material, "seal"))
-        mac = hashlib.blake2b
-        fb = FINGERPRINT_BYTES
-        prints = {v: mac(v.encode("utf-8"), key=fp_key, digest_size=fb).digest() for v in values}  # dedupes
+        distinct = list(dict.fromkeys(values))
+        encoded = [v.encode("utf-8") for v in distinct]
+        prints = cmac_many(_derive(dek.material, "fingerprint-cmac"), encoded)
+        out: list[str | None] = [None] * len(distinct)
         store = self.keys.store
         project = self.keys.project
         with store._write() as conn:
-            found = find_tokens(conn, project, self.name, list(prints.values()))
-            token_of = {v: found[fp] for v, fp in prints.items() if fp in found} if found else {}
-            new = [v for v, fp in prints.items() if fp not in found] if found else list(prints)
+            for row, token in find_tokens(conn, project, self.name, prints).items():
+                out[row] = token
+            new = [i for i, t in enumerate(out) if t is None]
             if new and has_legacy(conn, project, self.name):
-                token_of.update(self._legacy_tokens(conn, new, dek.material))
-                new = [v for v in new if v not in token_of]
+                for i, token in self._legacy_tokens(conn, [distinct[i] for i in new], new, dek.material).items():
+                    out[i] = token
+                new = [i for i in new if out[i] is None]
             n = len(new)
+            all_new = n == len(distinct)
             tokens, raw_tokens = _random_tokens(n)
+            new_values = encoded if all_new else [encoded[i] for i in new]
             first = next_segment(conn, project, self.name)
             segments = [
                 (
@@ -153,7 +152,7 @@ class Vault:
                         aead,
                         _segment_aad(project, self.name, first + k, dek.dek_id),
                         raw_tokens[i : i + SEGMENT_ENTRIES],
-                        new[i : i + SEGMENT_ENTRIES],
+                        new_values[i : i + SEGMENT_ENTRIES],
                     ),
                 )
                 for k, i in enumerate(range(0, n, SEGMENT_ENTRIES))
@@ -164,26 +163,34 @@ class Vault:
                 vault=self.name,
                 dek_id=dek.dek_id,
                 created_at=utcnow(),
-                fingerprints=[prints[v] for v in new],
+                fingerprints=prints if all_new else prints[new],
                 tokens=raw_tokens,
                 first_segment=first,
                 segments=segments,
             )
-            token_of.update(zip(new, tokens, strict=True))
             store.audit.append(
                 project,
                 "vault.tokenized",
                 self.who.name,
                 self.name,
-                {"values": len(values), "distinct": len(prints), "new": n, "reused": len(prints) - n},
+                {"values": len(values), "distinct": len(distinct), "new": n, "reused": len(distinct) - n},
                 session=conn,
             )
-        return [token_of[v] for v in values]
+        if all_new:
+            out = list(tokens)
+        else:
+            for i, token in zip(new, tokens, strict=True):
+                out[i] = token
+        if len(distinct) == len(values):  # no repeats: `distinct` is `values`, in order
+            return cast(list[str], out)
+        token_of = dict(zip(distinct, out, strict=True))
+        return [cast(str, token_of[v]) for v in values]
 
-    def _legacy_tokens(self, conn: Any, values: list[str], material: bytes) -> dict[str, str]:
-        """Tokens of `values` among entries written before migration 0007 (HMAC-SHA-256 fingerprints)."""
+    def _legacy_tokens(self, conn: Any, values: list[str], rows: list[int], material: bytes) -> dict[int, str]:
+        """row -> token for `values` (at `rows`) among entries written before migration 0007 (HMAC-SHA-256)."""
         key = _derive(material, "fingerprint")
-        by_print = {hmac.digest(key, v.encode("utf-8"), "sha256")[:FINGERPRINT_BYTES]: v for v in values}
+        fb = FINGERPRINT_BYTES
+        by_print = {hmac.digest(key, v.encode("utf-8"), "sha256")[:fb]: r for v, r in zip(values, rows, strict=True)}
         return {
             by_print[fp]: t for fp, t in find_legacy_tokens(conn, self.keys.project, self.name, list(by_print)).items()
         }

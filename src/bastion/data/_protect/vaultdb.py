@@ -146,23 +146,26 @@ def _vault_has(cur: Any, sql: _Sql, table: str, project: str, vault: str) -> boo
     return cur.fetchone() is not None
 
 
-def find_tokens(conn: Connection, project: str, vault: str, fingerprints: Sequence[bytes]) -> dict[bytes, str]:
-    """fingerprint -> token text for the fingerprints already in the vault."""
-    found: dict[bytes, str] = {}
-    if not fingerprints:
+def find_tokens(conn: Connection, project: str, vault: str, fingerprints: np.ndarray) -> dict[int, str]:
+    """row index -> token text for the fingerprints (an (n, 16) array) already in the vault."""
+    found: dict[int, str] = {}
+    if not len(fingerprints):
         return found
     sql = _Sql(conn)
     try:
         cur = _driver(conn).cursor()
         try:
-            if _vault_has(cur, sql, "protect_vault_index", project, vault):
-                wanted = _group(fingerprints)
-                for bucket, blob in _read_buckets(cur, sql, project, vault, "f", sorted(wanted)).items():
-                    index = {blob[i : i + FP_BYTES]: i for i in range(0, len(blob), _F_WIDTH)}
-                    for fp in wanted[bucket]:
-                        at = index.get(fp)
-                        if at is not None:
-                            found[fp] = token_text(blob[at + FP_BYTES : at + _F_WIDTH])
+            if not _vault_has(cur, sql, "protect_vault_index", project, vault):
+                return found
+            buckets = (fingerprints[:, 0].astype(np.int64) << 8 | fingerprints[:, 1]) >> BUCKET_SHIFT
+            flat = np.ascontiguousarray(fingerprints).tobytes()
+            stored = _read_buckets(cur, sql, project, vault, "f", np.flatnonzero(np.bincount(buckets)).tolist())
+            for bucket, blob in stored.items():
+                index = {blob[i : i + FP_BYTES]: i for i in range(0, len(blob), _F_WIDTH)}
+                for row in np.flatnonzero(buckets == bucket).tolist():
+                    at = index.get(flat[row * FP_BYTES : row * FP_BYTES + FP_BYTES])
+                    if at is not None:
+                        found[row] = token_text(blob[at + FP_BYTES : at + _F_WIDTH])
         finally:
             cur.close()
     except _driver_errors(conn) as exc:
@@ -272,21 +275,22 @@ def write_entries(
     vault: str,
     dek_id: str,
     created_at: datetime,
-    fingerprints: Sequence[bytes],
-    tokens: Sequence[bytes],
+    fingerprints: np.ndarray,
+    tokens: np.ndarray,
     first_segment: int,
     segments: Sequence[tuple[int, bytes]],
 ) -> None:
-    """Store new entries: entry i has ``fingerprints[i]``, ``tokens[i]`` and lives in segment
-    ``first_segment + i // SEGMENT_ENTRIES`` at slot ``i % SEGMENT_ENTRIES``; ``segments`` are
-    (entries, sealed) in that order. All or nothing with the caller's transaction.
+    """Store new entries: entry i has ``fingerprints[i]`` and ``tokens[i]`` ((n, 16) and (n, 18)
+    arrays) and lives in segment ``first_segment + i // SEGMENT_ENTRIES`` at slot
+    ``i % SEGMENT_ENTRIES``; ``segments`` are (entries, sealed) in that order. All or nothing
+    with the caller's transaction.
     """
     n = len(tokens)
     if n == 0:
         return
-    if len(fingerprints) != n or sum(c for c, _ in segments) != n:
+    if fingerprints.shape != (n, FP_BYTES) or tokens.shape != (n, TOKEN_BYTES) or sum(c for c, _ in segments) != n:
         raise VaultError("vault write refused: entries, tokens and segments do not line up")
-    if len(set(tokens)) != n:
+    if _repeat_within(tokens):
         raise VaultError("vault write refused: a token repeats within the batch")
     sql = _Sql(conn)
     p = sql.p
@@ -310,13 +314,11 @@ def write_entries(
                 f"VALUES ({p}, {p}, {p}, {p}, {p}, {p}, {p})",
                 [(project, vault, first_segment + k, dek_id, c, b, when) for k, (c, b) in enumerate(segments)],
             )
-            fps = np.frombuffer(b"".join(fingerprints), np.uint8).reshape(n, FP_BYTES)
-            toks = np.frombuffer(b"".join(tokens), np.uint8).reshape(n, TOKEN_BYTES)
             where = np.empty((n, 2), "<u4")
             where[:, 0], where[:, 1] = np.divmod(np.arange(n, dtype=np.int64), SEGMENT_ENTRIES)
             where[:, 0] += first_segment
             loc = where.view(np.uint8).reshape(n, 8)
-            for kind, rows in (("f", np.hstack((fps, toks))), ("t", np.hstack((toks, loc)))):
+            for kind, rows in (("f", np.hstack((fingerprints, tokens))), ("t", np.hstack((tokens, loc)))):
                 new = _by_bucket(rows)
                 old = _read_buckets(cur, sql, project, vault, kind, sorted(new))
                 if kind == "t" and any(_repeats(blob, new[b]) for b, blob in old.items()):
@@ -331,6 +333,14 @@ def write_entries(
             cur.close()
     except _driver_errors(conn) as exc:
         raise VaultError(f"vault write failed: {_reason(exc)}") from None
+
+
+def _repeat_within(tokens: np.ndarray) -> bool:
+    """Whether two rows are equal; the 8-byte prefixes decide unless two of them collide."""
+    prefix = np.sort(np.ascontiguousarray(tokens[:, :8]).view(np.uint64).ravel())
+    if not (prefix[1:] == prefix[:-1]).any():
+        return False
+    return bool(np.unique(np.ascontiguousarray(tokens).view(f"V{tokens.shape[1]}").ravel()).size != len(tokens))
 
 
 def _by_bucket(rows: np.ndarray) -> dict[int, bytes]:
