@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
 
 import numpy as np
 import pytest
 import sqlalchemy as sa
 
 from bastion.core.store import Store
-from bastion.crypto.keys import KeyManager, Principal
+from bastion.crypto.keys import KeyManager, MasterSecret, Principal
 from bastion.data._protect import vault as vault_mod
 from bastion.data._protect import vaultdb
 from bastion.data._protect.errors import VaultError
@@ -171,3 +175,65 @@ def test_shred_removes_segments_and_index(keys: KeyManager, admin: Principal, st
         vault.detokenize_many(tokens[:1])
     assert kept.detokenize_many(kept_tokens) == ["stay"]
     assert store.audit.verify().ok
+
+
+ADMIN = Principal.of("alice", ["admin"])
+_WORKER = textwrap.dedent(
+    """
+    import json, random, sys
+    from pathlib import Path
+    from bastion.core.store import Store
+    from bastion.crypto.keys import KeyManager, MasterSecret, Principal
+    from bastion.data._protect.vault import Vault
+
+    url, state, seed = sys.argv[1], Path(sys.argv[2]), int(sys.argv[3])
+    rng = random.Random(seed)
+    with Store.open(url, state_dir=state) as store:
+        keys = KeyManager(store, "bank", secret=MasterSecret.passphrase("pw for tests", scrypt_n=2**10))
+        vault = Vault(keys, "tx", Principal.of("alice", ["admin"]))
+        seen = {}
+        for _ in range(8):  # overlapping batches: every worker meets values the others are adding
+            batch = [f"v{rng.randrange(600)}" for _ in range(150)]
+            seen.update(zip(batch, vault.tokenize_many(batch)))
+    print(json.dumps(seen))
+    """
+)
+
+
+def test_concurrent_writers_agree_on_one_token_per_value(db_url: str, state_dir: Path) -> None:
+    """Bucket rows are read, extended and written back: concurrent writers must serialise, not lose entries."""
+    with Store.open(db_url, state_dir=state_dir) as store:
+        keys = KeyManager(store, "bank", secret=MasterSecret.passphrase("pw for tests", scrypt_n=2**10))
+        keys.create("tx", ADMIN)
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", _WORKER, db_url, str(state_dir), str(seed)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        for seed in range(3)
+    ]
+    results = []
+    for p in procs:
+        out, err = p.communicate(timeout=180)
+        assert p.returncode == 0, err.decode()
+        results.append(json.loads(out))
+    token_of: dict[str, str] = {}
+    for seen in results:
+        for value, token in seen.items():
+            assert token_of.setdefault(value, token) == token, value
+    with Store.open(db_url, state_dir=state_dir) as store:
+        keys = KeyManager(store, "bank", secret=MasterSecret.passphrase("pw for tests", scrypt_n=2**10))
+        assert len(_entries(store, "f")) and sum(len(b) for b in _entries(store, "f").values()) == 34 * len(token_of)
+        assert sum(len(b) for b in _entries(store, "t").values()) == 26 * len(token_of)
+        values = sorted(token_of)
+        assert vault_mod.Vault(keys, "tx", ADMIN).detokenize_many([token_of[v] for v in values]) == values
+        assert store.audit.verify().ok
+
+
+def test_first_use_of_a_named_data_key_is_created_once(keys: KeyManager, admin: Principal) -> None:
+    """The race the concurrent test exposed: a second first use, checked under the write lock, creates nothing."""
+    first = keys.data_key_for("tx", "vault:race", admin)
+    assert keys._new_dek("tx", admin, "vault:race", unless_exists=True) is None
+    assert keys.data_key_for("tx", "vault:race", admin).dek_id == first.dek_id
+    assert keys._new_dek("tx", admin, "vault:other", unless_exists=True) is not None

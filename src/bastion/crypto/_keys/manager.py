@@ -258,6 +258,12 @@ class KeyManager:
 
     def new_data_key(self, key_id: str, who: Principal, *, asset: str | None = None) -> DataKey:
         """A fresh DEK under `key_id`, stored wrapped; one per asset or column."""
+        dek = self._new_dek(key_id, who, asset, unless_exists=False)
+        assert dek is not None  # only `unless_exists` returns None
+        return dek
+
+    def _new_dek(self, key_id: str, who: Principal, asset: str | None, *, unless_exists: bool) -> DataKey | None:
+        """Create a DEK; with `unless_exists`, None if `asset` got one meanwhile (checked under the write lock)."""
         self._allow(who, "key.encrypt", key_id)
         with self.store._read() as conn:
             row = self._active(conn, key_id)
@@ -275,6 +281,8 @@ class KeyManager:
             current = self._active(conn, key_id)
             if int(current.version) != version:  # rotated meanwhile: the wrap used a retired KEK
                 raise CryptoError(f"key {key_id!r} was rotated during the operation; retry")
+            if unless_exists and self._asset_dek(conn, key_id, asset or "") is not None:
+                return None  # a concurrent first use won: everyone must share its DEK
             conn.execute(
                 crypto_deks.insert().values(
                     id=dek_id,
@@ -302,18 +310,15 @@ class KeyManager:
         self._allow(who, "key.encrypt", key_id)
         with self.store._read() as conn:
             row = self._active(conn, key_id)
-            dek = conn.execute(
-                select(crypto_deks)
-                .where(
-                    crypto_deks.c.project == self.project,
-                    crypto_deks.c.key_id == key_id,
-                    crypto_deks.c.asset == asset,
-                )
-                .order_by(crypto_deks.c.created_at, crypto_deks.c.id)
-                .limit(1)
-            ).first()
+            dek = self._asset_dek(conn, key_id, asset)
         if dek is None:
-            return self.new_data_key(key_id, who, asset=asset)
+            created = self._new_dek(key_id, who, asset, unless_exists=True)
+            if created is not None:
+                return created
+            with self.store._read() as conn:
+                dek = self._asset_dek(conn, key_id, asset)
+            if dek is None:  # pragma: no cover - it existed under the write lock a moment ago
+                raise CryptoError(f"data key for {asset[:80]!r} vanished (shredded meanwhile?)")
         version = int(dek.kek_version)
         material = self.provider(row.provider).unwrap(
             KekRef(self.project, key_id, version),
@@ -325,6 +330,14 @@ class KeyManager:
             self.project, "key.dek_used", who.name, key_id, {"dek_id": dek.id, "asset": asset[:512]}
         )
         return DataKey(dek.id, key_id, material)
+
+    def _asset_dek(self, conn: Connection, key_id: str, asset: str) -> Any:
+        return conn.execute(
+            select(crypto_deks)
+            .where(crypto_deks.c.project == self.project, crypto_deks.c.key_id == key_id, crypto_deks.c.asset == asset)
+            .order_by(crypto_deks.c.created_at, crypto_deks.c.id)
+            .limit(1)
+        ).first()
 
     def require(self, who: Principal, permission: str, subject: str) -> None:
         """RBAC check for engines built on the key manager (the vault, reversible operators)."""
