@@ -26,10 +26,11 @@ repeat inside itself is refused.
 from __future__ import annotations
 
 import base64
+import contextlib
 import re
 import struct
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import Any, NamedTuple
 
@@ -71,6 +72,20 @@ def _bind(conn: Connection, table: Any, column: str, value: Any) -> Any:
     dialect = conn.dialect
     proc = table.c[column].type.dialect_impl(dialect).bind_processor(dialect)
     return proc(value) if proc is not None else value
+
+
+@contextlib.contextmanager
+def _cursor(conn: Connection, action: str = "lookup") -> Iterator[tuple[Any, _Sql]]:
+    """A driver cursor on the caller's transaction; driver errors become `VaultError`s naming `action`."""
+    sql = _Sql(conn)
+    try:
+        cur = _driver(conn).cursor()
+        try:
+            yield cur, sql
+        finally:
+            cur.close()
+    except _driver_errors(conn) as exc:
+        raise VaultError(f"vault {action} failed: {_reason(exc)}") from None
 
 
 def _driver_errors(conn: Connection) -> type[BaseException]:
@@ -151,52 +166,31 @@ def find_tokens(conn: Connection, project: str, vault: str, fingerprints: np.nda
     found: dict[int, str] = {}
     if not len(fingerprints):
         return found
-    sql = _Sql(conn)
-    try:
-        cur = _driver(conn).cursor()
-        try:
-            if not _vault_has(cur, sql, "protect_vault_index", project, vault):
-                return found
-            buckets = (fingerprints[:, 0].astype(np.int64) << 8 | fingerprints[:, 1]) >> BUCKET_SHIFT
-            flat = np.ascontiguousarray(fingerprints).tobytes()
-            stored = _read_buckets(cur, sql, project, vault, "f", np.flatnonzero(np.bincount(buckets)).tolist())
-            for bucket, blob in stored.items():
-                index = {blob[i : i + FP_BYTES]: i for i in range(0, len(blob), _F_WIDTH)}
-                for row in np.flatnonzero(buckets == bucket).tolist():
-                    at = index.get(flat[row * FP_BYTES : row * FP_BYTES + FP_BYTES])
-                    if at is not None:
-                        found[row] = token_text(blob[at + FP_BYTES : at + _F_WIDTH])
-        finally:
-            cur.close()
-    except _driver_errors(conn) as exc:
-        raise VaultError(f"vault lookup failed: {_reason(exc)}") from None
+    with _cursor(conn) as (cur, sql):
+        if not _vault_has(cur, sql, "protect_vault_index", project, vault):
+            return found
+        buckets = (fingerprints[:, 0].astype(np.int64) << 8 | fingerprints[:, 1]) >> BUCKET_SHIFT
+        flat = np.ascontiguousarray(fingerprints).tobytes()
+        stored = _read_buckets(cur, sql, project, vault, "f", np.flatnonzero(np.bincount(buckets)).tolist())
+        for bucket, blob in stored.items():
+            index = {blob[i : i + FP_BYTES]: i for i in range(0, len(blob), _F_WIDTH)}
+            for row in np.flatnonzero(buckets == bucket).tolist():
+                at = index.get(flat[row * FP_BYTES : row * FP_BYTES + FP_BYTES])
+                if at is not None:
+                    found[row] = token_text(blob[at + FP_BYTES : at + _F_WIDTH])
     return found
 
 
 def find_legacy_tokens(conn: Connection, project: str, vault: str, fingerprints: Sequence[bytes]) -> dict[bytes, str]:
     """fingerprint -> token text among the vault's 0006 entries, whose fingerprints are HMAC-SHA-256
     (nothing to do, and no fingerprints worth computing, when the vault has none: see `has_legacy`)."""
-    sql = _Sql(conn)
-    try:
-        cur = _driver(conn).cursor()
-        try:
-            return _legacy_tokens(cur, sql, project, vault, list(fingerprints))
-        finally:
-            cur.close()
-    except _driver_errors(conn) as exc:
-        raise VaultError(f"vault lookup failed: {_reason(exc)}") from None
+    with _cursor(conn) as (cur, sql):
+        return _legacy_tokens(cur, sql, project, vault, list(fingerprints))
 
 
 def has_legacy(conn: Connection, project: str, vault: str) -> bool:
-    sql = _Sql(conn)
-    try:
-        cur = _driver(conn).cursor()
-        try:
-            return _vault_has(cur, sql, "protect_vault", project, vault)
-        finally:
-            cur.close()
-    except _driver_errors(conn) as exc:
-        raise VaultError(f"vault lookup failed: {_reason(exc)}") from None
+    with _cursor(conn) as (cur, sql):
+        return _vault_has(cur, sql, "protect_vault", project, vault)
 
 
 def locate(conn: Connection, project: str, vault: str, tokens: Sequence[str]) -> dict[str, Located]:
@@ -205,66 +199,45 @@ def locate(conn: Connection, project: str, vault: str, tokens: Sequence[str]) ->
     found: dict[str, Located] = {}
     if not wanted:
         return found
-    sql = _Sql(conn)
-    try:
-        cur = _driver(conn).cursor()
-        try:
-            groups = _group(r for r in wanted if len(r) == TOKEN_BYTES)
-            for bucket, blob in _read_buckets(cur, sql, project, vault, "t", sorted(groups)).items():
-                index = {blob[i : i + TOKEN_BYTES]: i for i in range(0, len(blob), _T_WIDTH)}
-                for raw in groups[bucket]:
-                    at = index.get(raw)
-                    if at is not None:
-                        seg, slot = _LOC.unpack_from(blob, at + TOKEN_BYTES)
-                        found[wanted[raw]] = Located(seg, slot, None)
-            rest = [r for r, t in wanted.items() if t not in found]
-            if rest and _vault_has(cur, sql, "protect_vault", project, vault):
-                for raw, sealed in _legacy_sealed(cur, sql, project, vault, rest):
-                    found[wanted[raw]] = Located(None, 0, sealed)
-        finally:
-            cur.close()
-    except _driver_errors(conn) as exc:
-        raise VaultError(f"vault lookup failed: {_reason(exc)}") from None
+    with _cursor(conn) as (cur, sql):
+        groups = _group(r for r in wanted if len(r) == TOKEN_BYTES)
+        for bucket, blob in _read_buckets(cur, sql, project, vault, "t", sorted(groups)).items():
+            index = {blob[i : i + TOKEN_BYTES]: i for i in range(0, len(blob), _T_WIDTH)}
+            for raw in groups[bucket]:
+                at = index.get(raw)
+                if at is not None:
+                    seg, slot = _LOC.unpack_from(blob, at + TOKEN_BYTES)
+                    found[wanted[raw]] = Located(seg, slot, None)
+        rest = [r for r, t in wanted.items() if t not in found]
+        if rest and _vault_has(cur, sql, "protect_vault", project, vault):
+            for raw, sealed in _legacy_sealed(cur, sql, project, vault, rest):
+                found[wanted[raw]] = Located(None, 0, sealed)
     return found
 
 
 def read_segments(conn: Connection, project: str, vault: str, segments: Sequence[int]) -> dict[int, tuple[str, bytes]]:
     """segment -> (data-key id, sealed bytes) for the segments present."""
-    sql = _Sql(conn)
     out: dict[int, tuple[str, bytes]] = {}
-    try:
-        cur = _driver(conn).cursor()
-        try:
-            ids = sorted(set(segments))
-            for i in range(0, len(ids), _LEGACY_BATCH):
-                chunk = ids[i : i + _LEGACY_BATCH]
-                cur.execute(
-                    f"SELECT segment, dek_id, sealed FROM protect_vault_segments WHERE project = {sql.p} "
-                    f"AND vault = {sql.p} AND {sql.in_list('segment', len(chunk))}",
-                    (project, vault, *sql.params(chunk)),
-                )
-                out.update((int(s), (str(d), bytes(b))) for s, d, b in cur.fetchall())
-        finally:
-            cur.close()
-    except _driver_errors(conn) as exc:
-        raise VaultError(f"vault lookup failed: {_reason(exc)}") from None
+    with _cursor(conn) as (cur, sql):
+        ids = sorted(set(segments))
+        for i in range(0, len(ids), _LEGACY_BATCH):
+            chunk = ids[i : i + _LEGACY_BATCH]
+            cur.execute(
+                f"SELECT segment, dek_id, sealed FROM protect_vault_segments WHERE project = {sql.p} "
+                f"AND vault = {sql.p} AND {sql.in_list('segment', len(chunk))}",
+                (project, vault, *sql.params(chunk)),
+            )
+            out.update((int(s), (str(d), bytes(b))) for s, d, b in cur.fetchall())
     return out
 
 
 def next_segment(conn: Connection, project: str, vault: str) -> int:
-    sql = _Sql(conn)
-    try:
-        cur = _driver(conn).cursor()
-        try:
-            cur.execute(
-                f"SELECT max(segment) FROM protect_vault_segments WHERE project = {sql.p} AND vault = {sql.p}",
-                (project, vault),
-            )
-            (top,) = cur.fetchone()
-        finally:
-            cur.close()
-    except _driver_errors(conn) as exc:
-        raise VaultError(f"vault lookup failed: {_reason(exc)}") from None
+    with _cursor(conn) as (cur, sql):
+        cur.execute(
+            f"SELECT max(segment) FROM protect_vault_segments WHERE project = {sql.p} AND vault = {sql.p}",
+            (project, vault),
+        )
+        (top,) = cur.fetchone()
     return 0 if top is None else int(top) + 1
 
 
@@ -292,47 +265,40 @@ def write_entries(
         raise VaultError("vault write refused: entries, tokens and segments do not line up")
     if _repeat_within(tokens):
         raise VaultError("vault write refused: a token repeats within the batch")
-    sql = _Sql(conn)
-    p = sql.p
     when = _bind(conn, protect_vault, "created_at", created_at)
-    try:
-        cur = _driver(conn).cursor()
-        try:
-            # No foreign key to the data key: one check per batch, under the write lock that
-            # crypto-shredding also takes, keeps orphans out.
-            cur.execute(f"SELECT 1 FROM crypto_deks WHERE id = {p}", (dek_id,))
-            if cur.fetchone() is None:
-                raise VaultError("vault write refused: its data key no longer exists (shredded)")
-            cur.execute(
-                f"SELECT 1 FROM protect_vault_segments WHERE project = {p} AND vault = {p} AND dek_id <> {p} LIMIT 1",
-                (project, vault, dek_id),
-            )
-            if cur.fetchone() is not None:
-                raise VaultError(f"vault write refused: vault {vault!r} belongs to another key")
+    with _cursor(conn, "write") as (cur, sql):
+        p = sql.p
+        # No foreign key to the data key: one check per batch, under the write lock that
+        # crypto-shredding also takes, keeps orphans out.
+        cur.execute(f"SELECT 1 FROM crypto_deks WHERE id = {p}", (dek_id,))
+        if cur.fetchone() is None:
+            raise VaultError("vault write refused: its data key no longer exists (shredded)")
+        cur.execute(
+            f"SELECT 1 FROM protect_vault_segments WHERE project = {p} AND vault = {p} AND dek_id <> {p} LIMIT 1",
+            (project, vault, dek_id),
+        )
+        if cur.fetchone() is not None:
+            raise VaultError(f"vault write refused: vault {vault!r} belongs to another key")
+        cur.executemany(
+            "INSERT INTO protect_vault_segments (project, vault, segment, dek_id, entries, sealed, created_at) "
+            f"VALUES ({p}, {p}, {p}, {p}, {p}, {p}, {p})",
+            [(project, vault, first_segment + k, dek_id, c, b, when) for k, (c, b) in enumerate(segments)],
+        )
+        where = np.empty((n, 2), "<u4")
+        where[:, 0], where[:, 1] = np.divmod(np.arange(n, dtype=np.int64), SEGMENT_ENTRIES)
+        where[:, 0] += first_segment
+        loc = where.view(np.uint8).reshape(n, 8)
+        for kind, rows in (("f", np.hstack((fingerprints, tokens))), ("t", np.hstack((tokens, loc)))):
+            new = _by_bucket(rows)
+            old = _read_buckets(cur, sql, project, vault, kind, sorted(new))
+            if kind == "t" and any(_repeats(blob, new[b]) for b, blob in old.items()):
+                raise VaultError("vault write refused: a new token is already in the vault")
             cur.executemany(
-                "INSERT INTO protect_vault_segments (project, vault, segment, dek_id, entries, sealed, created_at) "
-                f"VALUES ({p}, {p}, {p}, {p}, {p}, {p}, {p})",
-                [(project, vault, first_segment + k, dek_id, c, b, when) for k, (c, b) in enumerate(segments)],
+                "INSERT INTO protect_vault_index (project, vault, kind, bucket, dek_id, entries) "
+                f"VALUES ({p}, {p}, {p}, {p}, {p}, {p}) ON CONFLICT (project, vault, kind, bucket) "
+                "DO UPDATE SET entries = excluded.entries",
+                [(project, vault, kind, b, dek_id, old.get(b, b"") + e) for b, e in new.items()],
             )
-            where = np.empty((n, 2), "<u4")
-            where[:, 0], where[:, 1] = np.divmod(np.arange(n, dtype=np.int64), SEGMENT_ENTRIES)
-            where[:, 0] += first_segment
-            loc = where.view(np.uint8).reshape(n, 8)
-            for kind, rows in (("f", np.hstack((fingerprints, tokens))), ("t", np.hstack((tokens, loc)))):
-                new = _by_bucket(rows)
-                old = _read_buckets(cur, sql, project, vault, kind, sorted(new))
-                if kind == "t" and any(_repeats(blob, new[b]) for b, blob in old.items()):
-                    raise VaultError("vault write refused: a new token is already in the vault")
-                cur.executemany(
-                    "INSERT INTO protect_vault_index (project, vault, kind, bucket, dek_id, entries) "
-                    f"VALUES ({p}, {p}, {p}, {p}, {p}, {p}) ON CONFLICT (project, vault, kind, bucket) "
-                    "DO UPDATE SET entries = excluded.entries",
-                    [(project, vault, kind, b, dek_id, old.get(b, b"") + e) for b, e in new.items()],
-                )
-        finally:
-            cur.close()
-    except _driver_errors(conn) as exc:
-        raise VaultError(f"vault write failed: {_reason(exc)}") from None
 
 
 def _repeat_within(tokens: np.ndarray) -> bool:
