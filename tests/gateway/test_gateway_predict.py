@@ -117,3 +117,43 @@ def test_loading_refuses_unpinned_or_tampered(tmp_path: Path) -> None:
     onnx_path = _onnx_model(tmp_path / "x.onnx")
     with pytest.raises(ModelLoadError, match="does not match"):
         load_classic(ClassicModel(name="m", kind="onnx", path=onnx_path, sha256="1" * 64))
+
+
+def test_prediction_guards_block_record_and_count(
+    sqlite_store: Store, gateway: Any, tmp_path: Path, upstream_url: str
+) -> None:
+    """The prediction route runs its chain like the chat routes: a guard's rewrite is returned, a failing
+    fail-closed guard withholds the response, and every outcome reaches the audit record and /metrics."""
+    path = _onnx_model(tmp_path / "fraud.onnx")
+    limiter = {"name": "confidence_limiter", "action": "redact"}
+    client, gw = gateway(
+        guards=[],
+        predict=[
+            {
+                "name": "fraud",  # outputs a mapping of named outputs: not score rows, so the limiter fails closed
+                "kind": "onnx",
+                "path": str(path),
+                "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
+                "guards": [limiter],
+            },
+            {
+                "name": "remote",  # the test upstream answers {"scores": [...]}: the same
+                "kind": "upstream",
+                "url": upstream_url.replace("/v1", "") + "/predict",
+                "guards": [{**limiter, "action": "flag"}],
+            },
+        ],
+    )
+    key = issue(sqlite_store, "acme", "application")
+    r = client.post("/v1/predict/fraud", headers=auth(key), json={"inputs": [[1.0, 2.0, 3.0]]})
+    assert r.status_code == 400 and "response withheld by guard 'confidence_limiter'" in r.text, r.text
+    r = client.post("/v1/predict/remote", headers=auth(key), json={"inputs": [[1, 2], [3, 4]]})
+    assert r.status_code == 200 and r.json()["outputs"] == {"scores": [3, 7]}, r.text  # flagged, passed on
+    effects = {
+        tuple(s.labels[k] for k in ("guard", "direction", "effect")): s.value
+        for m in gw.metrics.registry.collect()
+        if m.name == "bastion_gateway_guard_effects"
+        for s in m.samples
+        if s.name.endswith("_total")
+    }
+    assert sum(v for (g, d, _), v in effects.items() if g == "confidence_limiter" and d == "output") == 2, effects

@@ -23,6 +23,7 @@ from bastion.gateway._context import ApiError, Gateway, estimate_tokens, read_js
 from bastion.gateway._guards.chain import ChainResult, GuardChain
 from bastion.gateway._guards.pii import StreamRestorer, restore
 from bastion.gateway._guards.stream import StreamBlocked, WindowedOutput
+from bastion.gateway._routes._guarding import record, run_chain
 from bastion.gateway._routes.schemas import ERRORS, body_schema
 from bastion.gateway._settings import LLMModel
 from bastion.gateway._upstream import UpstreamError, UpstreamResponse, UpstreamStream, UpstreamTimeout
@@ -57,16 +58,6 @@ def _check_access(gw: Gateway, request: Request, who: Any, model: LLMModel, act:
     gw.authorize(request, who, f"model:{model.name}", act, _model_tenant(model, who.tenant), scope)
 
 
-def _record(gw: Gateway, request: Request, result: ChainResult) -> None:
-    audit = request.scope.setdefault("state", {}).setdefault("audit", {})
-    outs = audit.setdefault("guards", [])
-    for o in result.outcomes:
-        outs.append(o.to_dict())
-        effects, latency = gw.metrics.guard(o.guard, o.direction, o.effect)
-        effects.inc()
-        latency.observe(o.ms / 1000)
-
-
 async def _guard_text(
     gw: Gateway,
     request: Request,
@@ -89,17 +80,7 @@ async def _guard_text(
         source=source,
         system_prompt=system_prompt,
     )
-    result = await chain.run(item, vault)
-    _record(gw, request, result)
-    if not result.allowed:
-        gw.note(request, decision="blocked", blocked_by=result.blocked_by)
-        raise ApiError(
-            400,
-            f"request blocked by guard {result.blocked_by!r}"
-            if direction == "input"
-            else f"response withheld by guard {result.blocked_by!r}",
-            "guard_blocked",
-        )
+    result = await run_chain(gw, request, chain, item, vault)
     return result.text if result.text is not None else text
 
 
@@ -426,7 +407,7 @@ async def _stream(
                         yield tail_event(last, idx, tail)
             except StreamBlocked as exc:
                 if last_check:
-                    _record(gw, request, last_check[0])
+                    record(gw, request, last_check[0])
                 audit["decision"] = "blocked_in_stream"
                 audit["blocked_by"] = exc.guard
                 audit["stream_checks"] = sum(w.checks for w in windows.values())
@@ -438,12 +419,12 @@ async def _stream(
                 return
             if windowed:
                 if last_check:
-                    _record(gw, request, last_check[0])
+                    record(gw, request, last_check[0])
                 audit["stream_checks"] = sum(w.checks for w in windows.values())
             elif chain.has("output"):  # flag/shadow only: judge the assembled text, for the record
                 for parts in pieces.values():
                     result = await check("".join(parts))
-                    _record(gw, request, result)
+                    record(gw, request, result)
                     if not result.allowed:
                         audit["decision"] = "flagged_after_stream"
             yield b"data: [DONE]\n\n"

@@ -15,6 +15,7 @@ from fastapi.responses import JSONResponse
 
 from bastion.core.plugins import GuardInput
 from bastion.gateway._context import ApiError, Gateway, read_json
+from bastion.gateway._routes._guarding import run_chain
 from bastion.gateway._routes.schemas import ERRORS, body_schema
 from bastion.gateway._settings import ClassicModel
 
@@ -128,23 +129,17 @@ async def predict(model: str, request: Request) -> JSONResponse:
     rows = _rows(body, cfg)
     await gw.enforce_limits(request, who, len(rows))
     chain = gw.chain_for(f"predict:{model}")
-    audit = request.scope.setdefault("state", {}).setdefault("audit", {})
     features: Any = rows
     if chain.has("input"):
-        res = await chain.run(
-            GuardInput(
-                direction="input",
-                features=rows,
-                route=request.scope["path"],
-                model=model,
-                tenant=who.tenant,
-                client_id=who.actor,
-            )
+        item = GuardInput(
+            direction="input",
+            features=rows,
+            route=request.scope["path"],
+            model=model,
+            tenant=who.tenant,
+            client_id=who.actor,
         )
-        audit.setdefault("guards", []).extend(o.to_dict() for o in res.outcomes)
-        if not res.allowed:
-            gw.note(request, decision="blocked", blocked_by=res.blocked_by)
-            raise ApiError(400, f"request blocked by guard {res.blocked_by!r}", "guard_blocked")
+        res = await run_chain(gw, request, chain, item)
         features = res.outputs if res.outputs is not None else rows
     gw.note(request, decision="allowed", rows=len(rows))
     runner = gw.classic.get(model)
@@ -171,20 +166,15 @@ async def predict(model: str, request: Request) -> JSONResponse:
         except Exception:
             raise ApiError(400, "the model could not score these inputs (shape or type mismatch)") from None
     if chain.has("output"):
-        res = await chain.run(
-            GuardInput(
-                direction="output",
-                features=features,
-                outputs=outputs,
-                route=request.scope["path"],
-                model=model,
-                tenant=who.tenant,
-                client_id=who.actor,
-            )
+        item = GuardInput(
+            direction="output",
+            features=features,
+            outputs=outputs,
+            route=request.scope["path"],
+            model=model,
+            tenant=who.tenant,
+            client_id=who.actor,
         )
-        audit.setdefault("guards", []).extend(o.to_dict() for o in res.outcomes)
-        if not res.allowed:
-            gw.note(request, decision="blocked", blocked_by=res.blocked_by)
-            raise ApiError(400, f"response withheld by guard {res.blocked_by!r}", "guard_blocked")
+        res = await run_chain(gw, request, chain, item)
         outputs = res.outputs if res.outputs is not None else outputs
     return JSONResponse({"model": model, "outputs": outputs})
