@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import re
 from datetime import timedelta
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
@@ -23,6 +23,15 @@ def _duration(text: str | None) -> timedelta | None:
         raise UserError(f"invalid duration {text!r}: use e.g. 90s, 30m, 12h, 30d")
     n, unit = int(m.group(1)), m.group(2)
     return timedelta(seconds=n * {"s": 1, "m": 60, "h": 3600, "d": 86400}[unit])
+
+
+def _show_new_key(plain: str, rec: Any, as_json: bool, note: str) -> None:
+    """A freshly issued key, shown once: on stdout (alone, or in the JSON record), the note on stderr."""
+    if as_json:
+        print_json({"key": plain, **rec.to_dict()})
+    else:
+        console.print(f"[bold]{plain}[/]")
+        err_console.print(note)
 
 
 def register(app: typer.Typer) -> None:
@@ -73,11 +82,7 @@ def register(app: typer.Typer) -> None:
             )
         except KeyError_ as exc:
             raise UserError(str(exc)) from None
-        if as_json:
-            print_json({"key": plain, **rec.to_dict()})
-        else:
-            console.print(f"[bold]{plain}[/]")
-            err_console.print(f"key {rec.id} for tenant {tenant}: store it now, it cannot be shown again")
+        _show_new_key(plain, rec, as_json, f"key {rec.id} for tenant {tenant}: store it now, it cannot be shown again")
 
     @group.command("list")
     @command
@@ -134,11 +139,7 @@ def register(app: typer.Typer) -> None:
             plain, rec = keys().rotate(key_id, overlap=_duration(overlap) or timedelta(0), actor=state.settings.who)
         except KeyError_ as exc:
             raise UserError(str(exc)) from None
-        if as_json:
-            print_json({"key": plain, **rec.to_dict()})
-        else:
-            console.print(f"[bold]{plain}[/]")
-            err_console.print(f"new key {rec.id} replaces {key_id}; the old one expires in {overlap}")
+        _show_new_key(plain, rec, as_json, f"new key {rec.id} replaces {key_id}; the old one expires in {overlap}")
 
     @group.command("admin-create")
     @command
