@@ -47,7 +47,7 @@ FP_BYTES, TOKEN_BYTES = 16, 18
 _F_WIDTH = FP_BYTES + TOKEN_BYTES
 _T_WIDTH = TOKEN_BYTES + 8
 _LOC = struct.Struct("<II")
-_LEGACY_BATCH = 30_000  # bound parameters per statement stay under SQLite's 32766
+_PARAM_BATCH = 30_000  # bound parameters per statement stay under SQLite's 32766
 TOKEN_PREFIX = "tok_"
 _TOKEN_TEXT = re.compile(r"tok_[A-Za-z0-9_-]{22}(?:[A-Za-z0-9_-]{2})?")
 
@@ -115,10 +115,15 @@ def bucket_of(key: bytes) -> int:
     return (key[0] << 8 | key[1]) >> BUCKET_SHIFT
 
 
+def _buckets(rows: np.ndarray) -> np.ndarray:
+    """`bucket_of` for every row of an (n, width) uint8 array."""
+    return (rows[:, 0].astype(np.int64) << 8 | rows[:, 1]) >> BUCKET_SHIFT
+
+
 def _group(keys: Iterable[bytes]) -> dict[int, list[bytes]]:
     groups: defaultdict[int, list[bytes]] = defaultdict(list)
     for k in keys:
-        groups[(k[0] << 8 | k[1]) >> BUCKET_SHIFT].append(k)
+        groups[bucket_of(k)].append(k)
     return groups
 
 
@@ -140,8 +145,8 @@ def _read_buckets(cur: Any, sql: _Sql, project: str, vault: str, kind: str, buck
     """Stored entries of the given buckets (absent buckets are left out)."""
     out: dict[int, bytes] = {}
     p = sql.p
-    for i in range(0, len(buckets), _LEGACY_BATCH):
-        chunk = buckets[i : i + _LEGACY_BATCH]
+    for i in range(0, len(buckets), _PARAM_BATCH):
+        chunk = buckets[i : i + _PARAM_BATCH]
         cur.execute(
             f"SELECT bucket, entries FROM protect_vault_index WHERE project = {p} AND vault = {p} AND kind = {p} "
             f"AND {sql.in_list('bucket', len(chunk))}",
@@ -169,7 +174,7 @@ def find_tokens(conn: Connection, project: str, vault: str, fingerprints: np.nda
     with _cursor(conn) as (cur, sql):
         if not _vault_has(cur, sql, "protect_vault_index", project, vault):
             return found
-        buckets = (fingerprints[:, 0].astype(np.int64) << 8 | fingerprints[:, 1]) >> BUCKET_SHIFT
+        buckets = _buckets(fingerprints)
         flat = np.ascontiguousarray(fingerprints).tobytes()
         stored = _read_buckets(cur, sql, project, vault, "f", np.flatnonzero(np.bincount(buckets)).tolist())
         for bucket, blob in stored.items():
@@ -220,8 +225,8 @@ def read_segments(conn: Connection, project: str, vault: str, segments: Sequence
     out: dict[int, tuple[str, bytes]] = {}
     with _cursor(conn) as (cur, sql):
         ids = sorted(set(segments))
-        for i in range(0, len(ids), _LEGACY_BATCH):
-            chunk = ids[i : i + _LEGACY_BATCH]
+        for i in range(0, len(ids), _PARAM_BATCH):
+            chunk = ids[i : i + _PARAM_BATCH]
             cur.execute(
                 f"SELECT segment, dek_id, sealed FROM protect_vault_segments WHERE project = {sql.p} "
                 f"AND vault = {sql.p} AND {sql.in_list('segment', len(chunk))}",
@@ -311,7 +316,7 @@ def _repeat_within(tokens: np.ndarray) -> bool:
 
 def _by_bucket(rows: np.ndarray) -> dict[int, bytes]:
     """Fixed-width entries (one per row, keyed by their first bytes) packed per bucket, vectorised."""
-    buckets = (rows[:, 0].astype(np.int64) << 8 | rows[:, 1]) >> BUCKET_SHIFT
+    buckets = _buckets(rows)
     order = np.argsort(buckets, kind="stable")
     packed = np.ascontiguousarray(rows[order]).tobytes()
     counts = np.bincount(buckets, minlength=BUCKETS)
@@ -329,8 +334,8 @@ def _legacy_tokens(cur: Any, sql: _Sql, project: str, vault: str, fps: list[byte
     """Fingerprint lookups in the 0006 per-entry table (probed one index lookup per key on PostgreSQL:
     right after a bulk load a plain join or ``= ANY`` was planned as a scan of the whole table)."""
     found: dict[bytes, str] = {}
-    for i in range(0, len(fps), _LEGACY_BATCH):
-        chunk = fps[i : i + _LEGACY_BATCH]
+    for i in range(0, len(fps), _PARAM_BATCH):
+        chunk = fps[i : i + _PARAM_BATCH]
         if sql.pg:
             cur.execute(
                 "SELECT q.fp, v.token FROM unnest(%s::bytea[]) AS q(fp) CROSS JOIN LATERAL "
@@ -351,8 +356,8 @@ def _legacy_tokens(cur: Any, sql: _Sql, project: str, vault: str, fps: list[byte
 def _legacy_sealed(cur: Any, sql: _Sql, project: str, vault: str, raws: list[bytes]) -> list[tuple[bytes, bytes]]:
     """(token bytes, sealed) from the 0006 per-entry table."""
     out: list[tuple[bytes, bytes]] = []
-    for i in range(0, len(raws), _LEGACY_BATCH):
-        chunk = raws[i : i + _LEGACY_BATCH]
+    for i in range(0, len(raws), _PARAM_BATCH):
+        chunk = raws[i : i + _PARAM_BATCH]
         if sql.pg:
             cur.execute(
                 "SELECT q.tok, v.sealed FROM unnest(%s::bytea[]) AS q(tok) CROSS JOIN LATERAL "
