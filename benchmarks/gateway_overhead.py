@@ -56,6 +56,18 @@ GUARD_STACKS: dict[str, list[dict[str, object]]] = {
         {"name": "pii", "action": "redact", "on_error": "closed", "timeout_ms": 250},
         {"name": "leakage", "action": "block", "on_error": "closed", "directions": ["output"]},
     ],
+    # The worst case of "full": the injection encoder on every prompt, whatever the n-gram stage says.
+    "full-encoder": [
+        {
+            "name": "injection",
+            "action": "block",
+            "on_error": "closed",
+            "directions": ["input"],
+            "options": {"encoder_floor": -1e9},
+        },
+        {"name": "pii", "action": "redact", "on_error": "closed", "timeout_ms": 250},
+        {"name": "leakage", "action": "block", "on_error": "closed", "directions": ["output"]},
+    ],
 }
 
 
@@ -238,7 +250,8 @@ def main() -> None:
         "--guards",
         choices=sorted(GUARD_STACKS),
         default="pii",
-        help="pii: the PII redaction guard (issue #8); full: injection + PII on input, leakage on output (#9)",
+        help="pii: the PII redaction guard (issue #8); full: injection + PII on input, leakage on output (#9); "
+        "full-encoder: full with the injection encoder forced on every prompt",
     )
     ap.add_argument("--json", type=Path, help="also write all numbers to this file")
     args = ap.parse_args()

@@ -1,6 +1,10 @@
 #!/usr/bin/env python3
 """Per-request latency of the guard stack on one CPU core (goal: injection p95 <= 15 ms per 1 KB prompt).
 
+The injection figure is given twice: with the shipped cascade (the encoder stage
+skipped for prompts the n-gram model calls clearly benign) and with the encoder
+forced on every prompt, the worst case the 15 ms goal must hold for.
+
 Run pinned to one core:  OMP_NUM_THREADS=1 taskset -c 0 .venv/bin/python benchmarks/guard_latency.py
 Measures the injection detector on 1 KB prompts (benign and attack mixes), the
 leakage guard on 1 KB responses (PII engine + system-prompt match + links), and
@@ -67,6 +71,16 @@ def main() -> None:
         t_leak.append(t2 - t1)
         t_all.append(t3 - t0)
     print(f"injection (1 KB prompt):        {pct(t_inj)}")
+    if inj.encoder is not None:
+        ran = sum(inj.score(p).encoder == "ran" for p in prompts)
+        print(f"  encoder stage ran on {ran} of {len(prompts)} prompts (the rest fell below its floor)")
+        always = InjectionDetector(encoder_floor=float("-inf"))
+        t_always = []
+        for p in prompts:
+            t0 = time.perf_counter()
+            always.check(GuardInput(direction="input", text=p))
+            t_always.append(time.perf_counter() - t0)
+        print(f"injection, encoder on every prompt: {pct(t_always)}")
     print(f"leakage (1 KB response):        {pct(t_leak)}")
     print(f"input+output stack per request: {pct(t_all)}")
 

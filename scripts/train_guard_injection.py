@@ -446,7 +446,7 @@ def main() -> None:
     from bastion.guard._injection.detector import InjectionDetector
 
     det = InjectionDetector.__new__(InjectionDetector)
-    det.model, det.threshold, det.indirect_threshold = model, 0.5, 0.5
+    det.model, det.encoder, det.threshold, det.indirect_threshold = model, None, 0.5, 0.5
     det.window, det.stride, det.segment_scoring = WINDOW, STRIDE, True
     det.max_chars, det.budget_ms, det.fail_closed = 512_000, None, True
     vs = np.asarray([det.score(t).score for t, _ in valid])

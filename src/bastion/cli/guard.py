@@ -24,6 +24,9 @@ def register(app: typer.Typer) -> None:
             "user"
         ),
         exit_zero: Annotated[bool, typer.Option("--exit-zero", help="Exit 0 even when inputs are blocked")] = False,
+        no_encoder: Annotated[
+            bool, typer.Option("--no-encoder", help="The n-gram stage alone (faster, weaker on paraphrases)")
+        ] = False,
     ) -> None:
         """Score prompts for injection/jailbreak. Exit 1 when any is blocked, 2 on bad input."""
         from bastion.guard import InjectionDetector, ModelError, guard_lines
@@ -31,7 +34,9 @@ def register(app: typer.Typer) -> None:
         if threshold is not None and not 0.0 < threshold < 1.0:
             fail("--threshold must be between 0 and 1")
         try:
-            det = InjectionDetector(threshold=threshold, indirect_threshold=threshold)
+            det = InjectionDetector(
+                threshold=threshold, indirect_threshold=threshold, encoder=False if no_encoder else None
+            )
         except ModelError as exc:
             fail(str(exc))
         if source == "-":

@@ -10,6 +10,7 @@ applies.
 
 from __future__ import annotations
 
+import logging
 import re
 import threading
 from collections.abc import Iterable
@@ -22,16 +23,18 @@ import numpy as np
 from bastion.core.plugins import GuardInput, GuardVerdict
 from bastion.core.types import Finding, Location
 from bastion.guard._base import RULES, Budget, failure_verdict, run_guarded, sigmoid
-from bastion.guard._injection import classifier, heuristics
-from bastion.guard._injection.normalize import normalize
+from bastion.guard._injection import classifier, encoder, heuristics
+from bastion.guard._injection.normalize import Normalized, normalize
 
 WINDOW = 2048  # for models whose header names no window (the first shipped model)
 STRIDE = 1536
 INDIRECT_SOURCES = frozenset({"document", "tool", "web", "retrieval", "function", "email", "file"})
 _SUSPICIOUS_FLAGS = frozenset({"tag_chars", "bidi_controls", "confusables"})
 
+log = logging.getLogger(__name__)
 _cache_lock = threading.Lock()
 _cached: dict[str, classifier.LinearModel] = {}
+_cached_encoders: dict[str, encoder.Encoder] = {}
 
 
 def _model(folder: Path | None) -> classifier.LinearModel:
@@ -40,6 +43,23 @@ def _model(folder: Path | None) -> classifier.LinearModel:
         if key not in _cached:
             _cached[key] = classifier.load(folder)
         return _cached[key]
+
+
+def _encoder(folder: Path | None, wanted: bool | None) -> encoder.Encoder | None:
+    """The second stage: required (True), off (False), or used when shipped and installed (None)."""
+    if wanted is False or (wanted is None and not encoder.available(folder)):
+        return None
+    key = str(folder or classifier.MODEL_DIR)
+    with _cache_lock:
+        if key not in _cached_encoders:
+            try:
+                _cached_encoders[key] = encoder.Encoder(folder)
+            except classifier.ModelError as exc:
+                if wanted or "bastion[guard]" not in str(exc):
+                    raise  # a corrupt shipped file fails closed even in auto mode
+                log.warning("injection detector runs without its encoder stage: %s", exc)
+                return None
+        return _cached_encoders[key]
 
 
 _SEGMENT_SPLIT = re.compile(r"\n\s*")
@@ -80,6 +100,7 @@ class InjectionResult:
     variants: int = 0
     worst: str = "text"  # "text", "window:N", "segment:N" or "variant:N"
     truncated: bool = False
+    encoder: str = "off"  # "ran", "skipped" (n-gram logit below the floor) or "off"
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -92,6 +113,7 @@ class InjectionResult:
             "variants": self.variants,
             "worst": self.worst,
             "truncated": self.truncated,
+            "encoder": self.encoder,
         }
 
 
@@ -118,18 +140,54 @@ class InjectionDetector:
         max_chars: int = 512_000,
         budget_ms: float | None = 250.0,
         model_dir: Path | None = None,
+        encoder: bool | None = None,
+        encoder_floor: float | None = None,
     ) -> None:
         self.model = _model(model_dir)
+        self.encoder = _encoder(model_dir, encoder)
+        # Below this n-gram logit the encoder is skipped; lower it to trade CPU for recall (-inf: always run).
+        self.encoder_floor = self.encoder.floor if self.encoder and encoder_floor is None else encoder_floor
         win = self.model.meta.get("window") or [WINDOW, STRIDE]
         self.window, self.stride = int(win[0]), int(win[1])
         self.segment_scoring = bool(self.model.meta.get("segments", True))
-        self.threshold = self.model.threshold if threshold is None else float(threshold)
+        shipped = self.encoder.threshold if self.encoder else self.model.threshold
+        self.threshold = shipped if threshold is None else float(threshold)
         self.indirect_threshold = self.threshold if indirect_threshold is None else float(indirect_threshold)
         self.fail_closed = fail_closed
         self.max_chars = max_chars
         self.budget_ms = budget_ms
 
     # -- scoring ------------------------------------------------------------------------------
+
+    def _units(self, norm: Normalized, source: str, budget: Budget) -> list[tuple[str, str, list[str]]]:
+        """(label, text, dense features) of every piece the models score: windows, lines, decoded variants."""
+        dense_flags = [f"f:{f}" for f in norm.flags]
+        wins = windows(norm.text, self.window, self.stride)
+        units = [("text" if len(wins) == 1 else f"window:{i}", w, dense_flags) for i, w in enumerate(wins)]
+        if self.segment_scoring and source not in ("user", ""):  # a user's own instructions are expected
+            units += [(f"segment:{k}", seg, dense_flags) for k, seg in enumerate(segments(norm.text, self.window))]
+        for j, var in enumerate(norm.variants):
+            budget.check()
+            units += [(f"variant:{j}", w, [*dense_flags, "f:decoded_variant"])
+                      for w in windows(var, self.window, self.stride)[:8]]  # fmt: skip
+        return units
+
+    def _ngram(self, units: list[tuple[str, str, list[str]]], budget: Budget) -> tuple[float, str, set[str]]:
+        best, worst, fired = -np.inf, "text", set()
+        for label, unit, dense in units:
+            budget.check()
+            hit = heuristics.hits(unit)
+            fired.update(hit)
+            logit = self.model.logit(unit, [f"h:{h}" for h in hit] + dense)
+            if logit > best:
+                best, worst = logit, label
+        return best, worst, fired
+
+    def parts(self, text: str, *, source: str = "user") -> tuple[float, float]:
+        """(n-gram logit, encoder logit) with the encoder always run; for training and calibration studies."""
+        units = self._units(normalize(text), source, Budget(None))
+        best = self._ngram(units, Budget(None))[0]
+        return best, self.encoder.max_logit([u[1] for u in units])[0] if self.encoder else 0.0
 
     def score(self, text: str, *, source: str = "user", budget: Budget | None = None) -> InjectionResult:
         """Score one text; raises `GuardTimeout` past the budget (`check` turns that into a verdict)."""
@@ -142,32 +200,17 @@ class InjectionDetector:
             text = text[:half] + "\n" + text[-half:]
         norm = normalize(text)
         flags = list(norm.flags)
-        dense_flags = [f"f:{f}" for f in flags]
-        best, worst, fired = -np.inf, "text", set()
-        wins = windows(norm.text, self.window, self.stride)
-        for i, win in enumerate(wins):
-            budget.check()
-            hit = heuristics.hits(win)
-            fired.update(hit)
-            logit = self.model.logit(win, [f"h:{h}" for h in hit] + dense_flags)
-            if logit > best:
-                best, worst = logit, ("text" if len(wins) == 1 else f"window:{i}")
-        if self.segment_scoring and source not in ("user", ""):  # a user's own instructions are expected
-            for k, seg in enumerate(segments(norm.text, self.window)):
+        units = self._units(norm, source, budget)
+        best, worst, fired = self._ngram(units, budget)
+        stage = "off"
+        if self.encoder is not None and np.isfinite(best):
+            if self.encoder_floor is None or best >= self.encoder_floor:
                 budget.check()
-                hit = heuristics.hits(seg)
-                fired.update(hit)
-                logit = self.model.logit(seg, [f"h:{h}" for h in hit] + dense_flags)
-                if logit > best:
-                    best, worst = logit, f"segment:{k}"
-        for j, var in enumerate(norm.variants):
-            budget.check()
-            for win in windows(var, self.window, self.stride)[:8]:
-                hit = heuristics.hits(win)
-                fired.update(hit)
-                logit = self.model.logit(win, [f"h:{h}" for h in hit] + [*dense_flags, "f:decoded_variant"])
-                if logit > best:
-                    best, worst = logit, f"variant:{j}"
+                best += self.encoder.max_logit([u[1] for u in units])[0]
+                stage = "ran"
+            else:  # clearly benign to the n-gram model: the encoder's low benign logit stands in
+                best += self.encoder.skip_logit
+                stage = "skipped"
         score = sigmoid(float(best)) if np.isfinite(best) else 0.0
         threshold = self.threshold if source in ("user", "") else self.indirect_threshold
         flagged = score >= threshold
@@ -180,10 +223,11 @@ class InjectionDetector:
             threshold=threshold,
             heuristics=sorted(fired),
             flags=flags,
-            windows=len(wins),
+            windows=sum(1 for u in units if u[0] == "text" or u[0].startswith("window:")),
             variants=len(norm.variants),
             worst=worst,
             truncated=truncated,
+            encoder=stage,
         )
 
     def scores(self, texts: Iterable[str], *, source: str = "user") -> list[float]:
