@@ -153,3 +153,13 @@ def test_quantize_rows_round_trip() -> None:
     back = q8.astype(np.float32) * scales[:, None]
     assert q8.dtype == np.int8 and np.abs(back - m).max() <= scales.max() / 2 + 1e-6
     assert np.all(back[3] == 0.0)
+
+
+def test_gateway_chain_passes_options_to_the_detector() -> None:
+    from bastion.gateway._guards.chain import build_guard
+    from bastion.gateway._settings import GuardConfig
+
+    guard = build_guard(GuardConfig(name="injection", options={"encoder_floor": -1e9, "budget_ms": 500}))
+    assert isinstance(guard, InjectionDetector) and guard.encoder_floor == -1e9 and guard.budget_ms == 500
+    with pytest.raises(ValueError, match="unknown option"):
+        build_guard(GuardConfig(name="injection", options={"encoder_flor": 1}))

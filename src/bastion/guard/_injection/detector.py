@@ -250,6 +250,16 @@ class InjectionDetector:
 
     # -- Guard protocol -----------------------------------------------------------------------
 
+    OPTIONS = frozenset({"threshold", "indirect_threshold", "fail_closed", "max_chars", "budget_ms", "encoder",
+                         "encoder_floor"})  # fmt: skip
+
+    def with_options(self, **options: Any) -> InjectionDetector:
+        """The gateway's per-chain settings (e.g. ``encoder_floor`` to trade CPU for recall)."""
+        unknown = sorted(set(options) - self.OPTIONS)
+        if unknown:
+            raise ValueError(f"injection guard: unknown option(s) {', '.join(unknown)}")
+        return InjectionDetector(**options)
+
     def check(self, item: GuardInput) -> GuardVerdict:
         return run_guarded(self.name, self.fail_closed, self._check, item)
 
