@@ -64,6 +64,7 @@ def _encoder(folder: Path | None, wanted: bool | None) -> encoder.Encoder | None
 
 _SEGMENT_SPLIT = re.compile(r"\n\s*")
 MAX_SEGMENTS = 64
+MAX_ENCODED = 8  # units per text the encoder scores (the n-gram stage's highest first)
 
 
 def segments(text: str, size: int = WINDOW) -> list[str]:
@@ -172,22 +173,33 @@ class InjectionDetector:
                       for w in windows(var, self.window, self.stride)[:8]]  # fmt: skip
         return units
 
-    def _ngram(self, units: list[tuple[str, str, list[str]]], budget: Budget) -> tuple[float, str, set[str]]:
-        best, worst, fired = -np.inf, "text", set()
-        for label, unit, dense in units:
+    def _ngram(self, units: list[tuple[str, str, list[str]]], budget: Budget) -> tuple[list[float], set[str]]:
+        logits, fired = [], set()
+        for _, unit, dense in units:
             budget.check()
             hit = heuristics.hits(unit)
             fired.update(hit)
-            logit = self.model.logit(unit, [f"h:{h}" for h in hit] + dense)
-            if logit > best:
-                best, worst = logit, label
-        return best, worst, fired
+            logits.append(self.model.logit(unit, [f"h:{h}" for h in hit] + dense))
+        return logits, fired
+
+    def _encode(self, units: list[tuple[str, str, list[str]]], ngram: list[float], budget: Budget) -> float:
+        """The encoder's highest logit over the units the n-gram model ranks highest.
+
+        At most `MAX_ENCODED` units (~8 ms each on one core), so a long document stays inside the time
+        budget instead of paying the encoder for every window and line.
+        """
+        assert self.encoder is not None
+        best = -np.inf
+        for i in sorted(range(len(units)), key=lambda k: -ngram[k])[:MAX_ENCODED]:
+            budget.check()
+            best = max(best, float(self.encoder.logits([units[i][1]])[0]))
+        return best
 
     def parts(self, text: str, *, source: str = "user") -> tuple[float, float]:
         """(n-gram logit, encoder logit) with the encoder always run; for training and calibration studies."""
         units = self._units(normalize(text), source, Budget(None))
-        best = self._ngram(units, Budget(None))[0]
-        return best, self.encoder.max_logit([u[1] for u in units])[0] if self.encoder else 0.0
+        ngram = self._ngram(units, Budget(None))[0]
+        return max(ngram), self._encode(units, ngram, Budget(None)) if self.encoder else 0.0
 
     def score(self, text: str, *, source: str = "user", budget: Budget | None = None) -> InjectionResult:
         """Score one text; raises `GuardTimeout` past the budget (`check` turns that into a verdict)."""
@@ -201,17 +213,18 @@ class InjectionDetector:
         norm = normalize(text)
         flags = list(norm.flags)
         units = self._units(norm, source, budget)
-        best, worst, fired = self._ngram(units, budget)
+        ngram, fired = self._ngram(units, budget)
+        top = int(np.argmax(ngram))  # `windows` always yields at least one unit
+        best, worst = ngram[top], units[top][0]
         stage = "off"
-        if self.encoder is not None and np.isfinite(best):
+        if self.encoder is not None:
             if self.encoder_floor is None or best >= self.encoder_floor:
-                budget.check()
-                best += self.encoder.max_logit([u[1] for u in units])[0]
+                best += self._encode(units, ngram, budget)
                 stage = "ran"
             else:  # clearly benign to the n-gram model: the encoder's low benign logit stands in
                 best += self.encoder.skip_logit
                 stage = "skipped"
-        score = sigmoid(float(best)) if np.isfinite(best) else 0.0
+        score = sigmoid(float(best))
         threshold = self.threshold if source in ("user", "") else self.indirect_threshold
         flagged = score >= threshold
         if not flagged and _SUSPICIOUS_FLAGS & set(flags) and fired:

@@ -70,7 +70,7 @@ def write_header(folder: Path, *, threshold: float, floor: float, skip_logit: fl
 
 
 class Encoder:
-    """Scores a batch of texts; `max_logit` is what the detector uses."""
+    """One logit per text; the detector adds the highest of a text's units to the n-gram logit."""
 
     def __init__(self, folder: Path | None = None, *, threads: int = 1) -> None:
         folder = MODEL_DIR if folder is None else Path(folder)
@@ -126,10 +126,3 @@ class Encoder:
             (logit,) = self.session.run(None, {"embeddings": emb, "mask": np.ones_like(tokens)})
             out[i] = logit[0]
         return out
-
-    def max_logit(self, texts: list[str]) -> tuple[float, int]:
-        values = self.logits(texts)
-        if values.size == 0:
-            return -np.inf, -1
-        best = int(np.argmax(values))
-        return float(values[best]), best
