@@ -118,9 +118,11 @@ class Encoder:
         """
         out = np.empty(len(texts), dtype=np.float32)
         vocab = self.q8.shape[0]
-        # Lone surrogates (legal in a Python str, not in UTF-8) would make the tokenizer raise.
-        clean = [t.encode("utf-8", "replace").decode("utf-8") for t in texts]
-        for i, enc in enumerate(self.tokenizer.encode_batch(clean)):
+        for i, text in enumerate(texts):
+            # Lone surrogates (legal in a Python str, not in UTF-8) would make the tokenizer raise. `encode`,
+            # not `encode_batch`: the batch call spreads over a thread pool of its own, which would take
+            # more than the one core the guard is sized for and warns after a fork (gateway workers).
+            enc = self.tokenizer.encode(text.encode("utf-8", "replace").decode("utf-8"))
             tokens = np.clip(np.asarray(enc.ids, dtype=np.int64), 0, vocab - 1)[None]
             emb = self.q8[tokens].astype(np.float32) * self.scales[tokens][..., None]
             (logit,) = self.session.run(None, {"embeddings": emb, "mask": np.ones_like(tokens)})
