@@ -182,3 +182,12 @@ def test_long_document_encodes_only_the_top_units(det: InjectionDetector, monkey
     assert r.windows > 40 and r.encoder == "ran" and r.flagged
     assert len(seen) == detector_mod.MAX_ENCODED
     assert any("admin password" in t for t in seen)
+
+
+def test_guard_lines_say_whether_the_encoder_ran(det: InjectionDetector) -> None:
+    from bastion.guard import guard_lines
+
+    out = list(guard_lines([json.dumps({"id": 1, "text": PARAPHRASE})], det))
+    assert out[0]["encoder"] == "ran" and out[0]["verdict"] == "block"
+    off = list(guard_lines([json.dumps({"id": 1, "text": PARAPHRASE})], InjectionDetector(encoder=False)))
+    assert off[0]["encoder"] == "off"

@@ -59,13 +59,14 @@ def register(app: typer.Typer) -> None:
                     rows.append(res)
         if not as_json:
             table = Table(title=f"injection guard: {blocked}/{total} blocked")
-            for col in ("id", "score", "verdict", "signals"):
+            for col in ("id", "score", "verdict", "encoder", "signals"):
                 table.add_column(col)
             for r in rows:
                 signals = ", ".join(r.get("heuristics", []) + r.get("flags", [])) or r.get("error", "")
                 style = {"block": "red", "error": "yellow"}.get(r["verdict"], "")
                 table.add_row(str(r["id"]), "" if r["score"] is None else f"{r['score']:.3f}",
-                              f"[{style}]{r['verdict']}[/]" if style else r["verdict"], signals)  # fmt: skip
+                              f"[{style}]{r['verdict']}[/]" if style else r["verdict"], r.get("encoder") or "",
+                              signals)  # fmt: skip
             console.print(table)
         if (blocked or errors) and not exit_zero:
             raise typer.Exit(EXIT_FINDINGS)

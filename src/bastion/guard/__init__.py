@@ -118,4 +118,4 @@ def guard_lines(
         d = v.details
         yield {"id": ident, "score": round(v.score, 4), "verdict": "block" if not v.allowed else "allow",
                "threshold": d.get("threshold"), "heuristics": d.get("heuristics", []), "flags": d.get("flags", []),
-               "source": src}  # fmt: skip
+               "source": src, "encoder": d.get("encoder")}  # fmt: skip
