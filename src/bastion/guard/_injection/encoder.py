@@ -3,7 +3,7 @@
 The n-gram model knows the phrasings it was trained on; a pretrained encoder
 carries them over to paraphrases. Its logit is added to the n-gram logit. To
 keep the gateway's throughput, it runs only on texts whose n-gram logit reaches
-the `floor` stored in the header (about half of benign traffic never needs it).
+the `floor` stored in the header (nine in ten benign validation texts never need it).
 
 Files (all checked against the SHA-256 in ``encoder.json`` at load, so a
 truncated or swapped file fails closed with `ModelError`): ``encoder.onnx``
@@ -33,7 +33,7 @@ DIM = 384
 
 
 def available(folder: Path | None = None) -> bool:
-    """Whether this model folder ships an encoder stage (the dependencies are checked by `load`)."""
+    """Whether this model folder ships an encoder stage (files and dependencies are checked by `Encoder`)."""
     return ((MODEL_DIR if folder is None else Path(folder)) / HEADER).is_file()
 
 
@@ -89,15 +89,18 @@ class Encoder:
         for name, blob in blobs.items():
             if hashlib.sha256(blob).hexdigest() != header.get("sha256", {}).get(name):
                 raise ModelError(f"injection encoder file {name} does not match its checksum")
-        vocab = int(header["vocab"])
+        try:
+            vocab = int(header["vocab"])
+            self.threshold = float(header["threshold"])
+            self.floor = float(header["floor"])
+            self.skip_logit = float(header["skip_logit"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ModelError(f"injection encoder header in {folder} is incomplete: {exc!r}") from None
         raw = blobs[EMBEDDINGS]
-        if len(raw) != vocab * (DIM + 4):
+        if vocab <= 0 or len(raw) != vocab * (DIM + 4):
             raise ModelError("injection encoder embeddings have the wrong length")
         self.q8 = np.frombuffer(raw, dtype=np.int8, count=vocab * DIM).reshape(vocab, DIM)
         self.scales = np.frombuffer(raw, dtype="<f4", offset=vocab * DIM)
-        self.threshold = float(header["threshold"])
-        self.floor = float(header["floor"])
-        self.skip_logit = float(header["skip_logit"])
         self.meta = header
         try:
             self.tokenizer = Tokenizer.from_str(blobs[TOKENIZER].decode("utf-8"))
