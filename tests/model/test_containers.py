@@ -238,6 +238,27 @@ def test_safetensors_header_size_bounds() -> None:
     assert flagged(scan_bytes(ok[:8] + b"{not json" + ok[17:]))
 
 
+@pytest.mark.parametrize("length", [128, 640, 1152, 3968])
+def test_safetensors_whose_header_length_reads_as_a_pickle_opcode(length: int) -> None:
+    """Header lengths with a low byte of 0x80 start the file with pickle's PROTO opcode."""
+    h = json.dumps({"w": {"dtype": "U8", "shape": [16], "data_offsets": [0, 16]}}).encode().ljust(length)
+    blob = struct.pack("<Q", length) + h + b"\0" * 16
+    assert blob[0] == 0x80 and not scan_bytes(blob)
+
+
+def test_working_pickle_shaped_like_a_safetensors_header_is_still_a_pickle() -> None:
+    """A polyglot: PROTO 2, NONE, POP, BININT whose argument ends in the '{' at byte 8, then a
+    call of os.system. Its first 8 bytes read as a header length of ~318 GB, so it needs a file
+    that large to look like safetensors; the sniffer is asked with that size directly."""
+    from bastion.model._scan.sniff import PICKLE, sniff
+
+    polyglot = b"\x80\x02N0J\x00\x00\x00{0cos\nsystem\n(S'id'\ntR."
+    (length,) = struct.unpack_from("<Q", polyglot)
+    assert polyglot[8:9] == b"{" and length < 2**39
+    assert sniff(polyglot, 2**40) == PICKLE
+    assert "model.pickle.dangerous-callable" in rules(scan_bytes(polyglot))
+
+
 @settings(max_examples=150, deadline=None)
 @given(st.binary(max_size=200))
 def test_property_safetensors_garbage_header(junk: bytes) -> None:

@@ -51,11 +51,15 @@ def sniff(head: bytes, size: int, tail: bytes = b"") -> str | None:
     if len(head) >= 262 and head[257:262] == b"ustar":
         return TAR
     if looks_like_pickle(head):
-        return PICKLE
-    if len(head) >= 9:
-        (n,) = struct.unpack_from("<Q", head)
-        if 0 < n <= size - 8 and head[8:9] == b"{":
+        # A safetensors header length whose low byte is 0x80 (1 in 32 of the lengths the official
+        # writer produces) reads as a pickle PROTO opcode. Its zero high bytes are not opcodes,
+        # while anything torch.load could run must parse there, so only that case goes to the
+        # (strict, fail-closed) safetensors reader.
+        if _safetensors_head(head, size) and not _opens_as_pickle(head):
             return SAFETENSORS
+        return PICKLE
+    if _safetensors_head(head, size):
+        return SAFETENSORS
     if head[:2] in (b"\x78\x01", b"\x78\x5e", b"\x78\x9c", b"\x78\xda"):
         return ZLIB
     if head.startswith(b"\x5d\x00\x00"):
@@ -68,6 +72,27 @@ def sniff(head: bytes, size: int, tail: bytes = b"") -> str | None:
     if tail and b"PK\x05\x06" in tail:
         return ZIP  # a zip with data prepended still loads with zipfile
     return None
+
+
+def _safetensors_head(head: bytes, size: int) -> bool:
+    if len(head) < 9:
+        return False
+    (n,) = struct.unpack_from("<Q", head)
+    return 0 < n <= size - 8 and head[8:9] == b"{"
+
+
+def _opens_as_pickle(head: bytes) -> bool:
+    """Whether the first opcodes parse (running out of bytes counts as parsing: the head is short)."""
+    import io
+    import pickletools
+
+    try:
+        for count, (opcode, _arg, _pos) in enumerate(pickletools.genops(io.BytesIO(head[:64]))):
+            if opcode.name == "STOP" or count >= 15:
+                return True
+    except ValueError as exc:
+        return "unknown" not in str(exc)
+    return True
 
 
 def _plausible_protobuf(head: bytes) -> bool:
