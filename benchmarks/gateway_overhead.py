@@ -49,25 +49,14 @@ LITELLM = ROOT / ".venv-bench-gateway" / "bin" / "litellm"
 LITELLM_KEY = "sk-bench-" + os.urandom(16).hex()  # LiteLLM authenticates too (its master key)
 
 # The guard chains the benchmark can put in front of the upstream.
+_INJECTION: dict[str, object] = {"name": "injection", "action": "block", "on_error": "closed", "directions": ["input"]}
+_PII: dict[str, object] = {"name": "pii", "action": "redact", "on_error": "closed", "timeout_ms": 250}
+_LEAKAGE: dict[str, object] = {"name": "leakage", "action": "block", "on_error": "closed", "directions": ["output"]}
 GUARD_STACKS: dict[str, list[dict[str, object]]] = {
-    "pii": [{"name": "pii", "action": "redact", "on_error": "closed", "timeout_ms": 250}],
-    "full": [
-        {"name": "injection", "action": "block", "on_error": "closed", "directions": ["input"]},
-        {"name": "pii", "action": "redact", "on_error": "closed", "timeout_ms": 250},
-        {"name": "leakage", "action": "block", "on_error": "closed", "directions": ["output"]},
-    ],
+    "pii": [_PII],
+    "full": [_INJECTION, _PII, _LEAKAGE],
     # The worst case of "full": the injection encoder on every prompt, whatever the n-gram stage says.
-    "full-encoder": [
-        {
-            "name": "injection",
-            "action": "block",
-            "on_error": "closed",
-            "directions": ["input"],
-            "options": {"encoder_floor": -1e9},
-        },
-        {"name": "pii", "action": "redact", "on_error": "closed", "timeout_ms": 250},
-        {"name": "leakage", "action": "block", "on_error": "closed", "directions": ["output"]},
-    ],
+    "full-encoder": [{**_INJECTION, "options": {"encoder_floor": -1e9}}, _PII, _LEAKAGE],
 }
 
 
