@@ -72,7 +72,7 @@ def write_header(folder: Path, *, threshold: float, floor: float, skip_logit: fl
 class Encoder:
     """One logit per text; the detector adds the highest of a text's units to the n-gram logit."""
 
-    def __init__(self, folder: Path | None = None, *, threads: int = 1) -> None:
+    def __init__(self, folder: Path | None = None) -> None:
         folder = MODEL_DIR if folder is None else Path(folder)
         try:
             import onnxruntime as ort
@@ -105,7 +105,7 @@ class Encoder:
         try:
             self.tokenizer = Tokenizer.from_str(blobs[TOKENIZER].decode("utf-8"))
             opts = ort.SessionOptions()
-            opts.intra_op_num_threads = threads
+            opts.intra_op_num_threads = 1  # one core per guard call; gateway threads give the parallelism
             opts.inter_op_num_threads = 1
             self.session = ort.InferenceSession(blobs[ONNX], opts, providers=["CPUExecutionProvider"])
         except Exception as exc:  # onnxruntime and tokenizers raise their own types for bad files
