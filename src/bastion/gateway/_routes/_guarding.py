@@ -6,11 +6,25 @@ so every guard outcome reaches the request's audit record and the per-guard metr
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import Request
 
 from bastion.core.plugins import GuardInput
 from bastion.gateway._context import ApiError, Gateway
 from bastion.gateway._guards.chain import ChainResult, GuardChain
+
+
+def guard_input(request: Request, who: Any, model: str, direction: str, **fields: Any) -> GuardInput:
+    """A `GuardInput` with what every route knows about the request: path, model, tenant and caller."""
+    return GuardInput(
+        direction=direction,
+        route=request.scope["path"],
+        model=model,
+        tenant=who.tenant,
+        client_id=who.actor,
+        **fields,
+    )
 
 
 def record(gw: Gateway, request: Request, result: ChainResult) -> None:

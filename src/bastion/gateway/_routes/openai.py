@@ -18,12 +18,11 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
-from bastion.core.plugins import GuardInput
 from bastion.gateway._context import ApiError, Gateway, estimate_tokens, read_json
 from bastion.gateway._guards.chain import ChainResult, GuardChain
 from bastion.gateway._guards.pii import StreamRestorer, restore
 from bastion.gateway._guards.stream import StreamBlocked, WindowedOutput
-from bastion.gateway._routes._guarding import record, run_chain
+from bastion.gateway._routes._guarding import guard_input, record, run_chain
 from bastion.gateway._routes.schemas import ERRORS, body_schema
 from bastion.gateway._settings import LLMModel
 from bastion.gateway._upstream import UpstreamError, UpstreamResponse, UpstreamStream, UpstreamTimeout
@@ -70,16 +69,7 @@ async def _guard_text(
     source: str = "user",
     system_prompt: str | None = None,
 ) -> str:
-    item = GuardInput(
-        direction=direction,
-        text=text,
-        route=request.scope["path"],
-        model=model,
-        tenant=who.tenant,
-        client_id=who.actor,
-        source=source,
-        system_prompt=system_prompt,
-    )
+    item = guard_input(request, who, model, direction, text=text, source=source, system_prompt=system_prompt)
     result = await run_chain(gw, request, chain, item, vault)
     return result.text if result.text is not None else text
 
@@ -310,14 +300,7 @@ async def _stream(
     last_check: list[ChainResult] = []
 
     async def check(text: str) -> ChainResult:
-        item = GuardInput(
-            direction="output",
-            text=text,
-            route=request.scope["path"],
-            model=model.name,
-            tenant=who.tenant,
-            client_id=who.actor,
-        )
+        item = guard_input(request, who, model.name, "output", text=text)
         result = await chain.run(item, dict(vault))
         last_check[:] = [result]
         return result

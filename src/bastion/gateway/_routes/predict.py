@@ -13,9 +13,8 @@ import numpy as np
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from bastion.core.plugins import GuardInput
 from bastion.gateway._context import ApiError, Gateway, read_json
-from bastion.gateway._routes._guarding import run_chain
+from bastion.gateway._routes._guarding import guard_input, run_chain
 from bastion.gateway._routes.schemas import ERRORS, body_schema
 from bastion.gateway._settings import ClassicModel
 
@@ -131,14 +130,7 @@ async def predict(model: str, request: Request) -> JSONResponse:
     chain = gw.chain_for(f"predict:{model}")
     features: Any = rows
     if chain.has("input"):
-        item = GuardInput(
-            direction="input",
-            features=rows,
-            route=request.scope["path"],
-            model=model,
-            tenant=who.tenant,
-            client_id=who.actor,
-        )
+        item = guard_input(request, who, model, "input", features=rows)
         res = await run_chain(gw, request, chain, item)
         features = res.outputs if res.outputs is not None else rows
     gw.note(request, decision="allowed", rows=len(rows))
@@ -166,15 +158,7 @@ async def predict(model: str, request: Request) -> JSONResponse:
         except Exception:
             raise ApiError(400, "the model could not score these inputs (shape or type mismatch)") from None
     if chain.has("output"):
-        item = GuardInput(
-            direction="output",
-            features=features,
-            outputs=outputs,
-            route=request.scope["path"],
-            model=model,
-            tenant=who.tenant,
-            client_id=who.actor,
-        )
+        item = guard_input(request, who, model, "output", features=features, outputs=outputs)
         res = await run_chain(gw, request, chain, item)
         outputs = res.outputs if res.outputs is not None else outputs
     return JSONResponse({"model": model, "outputs": outputs})
