@@ -193,5 +193,6 @@ def test_guard_lines_say_whether_the_encoder_ran(det: InjectionDetector) -> None
 
     out = list(guard_lines([json.dumps({"id": 1, "text": PARAPHRASE})], det))
     assert out[0]["encoder"] == "ran" and out[0]["verdict"] == "block"
-    off = list(guard_lines([json.dumps({"id": 1, "text": PARAPHRASE})], InjectionDetector(encoder=False)))
+    n_gram_only = InjectionDetector(encoder=False, budget_ms=None)
+    off = list(guard_lines([json.dumps({"id": 1, "text": PARAPHRASE})], n_gram_only))
     assert off[0]["encoder"] == "off"

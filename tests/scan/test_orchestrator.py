@@ -32,7 +32,7 @@ class MarkerScanner:
         if "BOOM" in text:
             raise RuntimeError("parser exploded")
         if "SLOW" in text:
-            time.sleep(5)
+            time.sleep(3600)  # only the per-file budget can end this: the test finishing proves it was cut
         if "LEAK" in text:
             yield LEAK.finding(asset_uri=target.uri, location=Location(path=target.relpath, line=1), scanner=self.name)
 
@@ -45,7 +45,7 @@ def marker(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 
 def _options(**kw: object) -> ScanOptions:
-    base: dict[str, object] = {"project": "p", "actor": "tester", "workers": 1, "timeout_per_file": 0.5}
+    base: dict[str, object] = {"project": "p", "actor": "tester", "workers": 1, "timeout_per_file": 2.0}
     base.update(kw)
     return ScanOptions(**base)  # type: ignore[arg-type]
 
@@ -57,9 +57,7 @@ def test_findings_crash_and_timeout_are_all_reported(tmp_path: Path, store: Stor
     (root / "b.txt").write_text("BOOM")
     (root / "c.txt").write_text("SLOW")
     (root / "d.txt").write_text("clean")
-    started = time.perf_counter()
     report = run_scan(root, store, load_policy(None), _options())
-    assert time.perf_counter() - started < 4, "the time budget must cut the slow scanner short"
     by_rule = {(f.rule_id, f.asset_uri) for f in report.findings}
     assert ("test.leak", "a.txt") in by_rule
     assert ("scan.error", "b.txt") in by_rule

@@ -27,15 +27,25 @@ def register(app: typer.Typer) -> None:
         no_encoder: Annotated[
             bool, typer.Option("--no-encoder", help="The n-gram stage alone (faster, weaker on paraphrases)")
         ] = False,
+        budget_ms: Annotated[
+            float | None,
+            typer.Option("--budget-ms", help="Time budget per input; past it the verdict is 'timeout' (default: none)"),
+        ] = None,
     ) -> None:
-        """Score prompts for injection/jailbreak. Exit 1 when any is blocked, 2 on bad input."""
+        """Score prompts for injection/jailbreak. Exit 1 when any is blocked or not judged, 2 on bad input."""
         from bastion.guard import InjectionDetector, ModelError, guard_lines
 
         if threshold is not None and not 0.0 < threshold < 1.0:
             fail("--threshold must be between 0 and 1")
+        if budget_ms is not None and budget_ms <= 0:
+            fail("--budget-ms must be positive")
         try:
+            # Offline scoring has no request waiting on it: by default every input is judged in full.
             det = InjectionDetector(
-                threshold=threshold, indirect_threshold=threshold, encoder=False if no_encoder else None
+                threshold=threshold,
+                indirect_threshold=threshold,
+                encoder=False if no_encoder else None,
+                budget_ms=budget_ms,
             )
         except ModelError as exc:
             fail(str(exc))
@@ -46,29 +56,31 @@ def register(app: typer.Typer) -> None:
             if path.is_dir():
                 fail(f"{path}: is a directory")
             stream = path.open(encoding="utf-8", errors="replace")
-        blocked = errors = total = 0
+        blocked = errors = timeouts = total = 0
         rows = []
         with stream:
             for res in guard_lines(stream, det, source=content):
                 total += 1
                 blocked += res["verdict"] == "block"
                 errors += res["verdict"] == "error"
+                timeouts += res["verdict"] == "timeout"
                 if as_json:
                     sys.stdout.write(json.dumps(res) + "\n")
                 else:
                     rows.append(res)
         if not as_json:
-            table = Table(title=f"injection guard: {blocked}/{total} blocked")
+            late = f", {timeouts} timed out" if timeouts else ""
+            table = Table(title=f"injection guard: {blocked}/{total} blocked{late}")
             for col in ("id", "score", "verdict", "encoder", "signals"):
                 table.add_column(col)
             for r in rows:
                 signals = ", ".join(r.get("heuristics", []) + r.get("flags", [])) or r.get("error", "")
-                style = {"block": "red", "error": "yellow"}.get(r["verdict"], "")
+                style = {"block": "red", "error": "yellow", "timeout": "yellow"}.get(r["verdict"], "")
                 table.add_row(str(r["id"]), "" if r["score"] is None else f"{r['score']:.3f}",
                               f"[{style}]{r['verdict']}[/]" if style else r["verdict"], r.get("encoder") or "",
                               signals)  # fmt: skip
             console.print(table)
-        if (blocked or errors) and not exit_zero:
+        if (blocked or errors or timeouts) and not exit_zero:
             raise typer.Exit(EXIT_FINDINGS)
 
     @app.command("monitor")

@@ -78,7 +78,9 @@ def guard_lines(
 
     A line that cannot be judged (bad JSON object, no text, too long) yields a
     result with ``verdict: "error"`` and the reason, never an exception, so one
-    bad line does not hide the verdicts of the others.
+    bad line does not hide the verdicts of the others. A text the detector ran out
+    of time on is ``verdict: "timeout"``: it was not judged, so it is reported as
+    such rather than as the fail-closed block the gateway would enforce.
     """
     import json
 
@@ -111,6 +113,9 @@ def guard_lines(
             yield {"id": ident, "score": None, "verdict": "error", "error": f"text longer than {MAX_LINE} chars"}
             continue
         v = det.check(GuardInput(direction="input", text=text, source=src))
+        if v.details.get("error") == "timeout":  # not judged: neither a block nor an allow
+            yield {"id": ident, "score": None, "verdict": "timeout", "error": "time budget exceeded", "source": src}
+            continue
         if "error" in v.details:
             yield {"id": ident, "score": v.score, "verdict": "error", "error": v.details["error"],
                    "allowed": v.allowed}  # fmt: skip

@@ -95,16 +95,24 @@ class GuardTimeout(RuntimeError):
     """A check ran past its time budget."""
 
 
+Clock = Callable[[], float]
+
+
 class Budget:
-    """A cooperative deadline: long checks poll it between windows instead of being killed."""
+    """A cooperative deadline: long checks poll it between windows instead of being killed.
 
-    __slots__ = ("deadline",)
+    The clock is injectable so that budget behaviour is tested with a clock the test
+    drives, not with wall time that a loaded machine stretches.
+    """
 
-    def __init__(self, ms: float | None) -> None:
-        self.deadline = None if ms is None else time.perf_counter() + ms / 1000.0
+    __slots__ = ("clock", "deadline")
+
+    def __init__(self, ms: float | None, clock: Clock = time.perf_counter) -> None:
+        self.clock = clock
+        self.deadline = None if ms is None else clock() + ms / 1000.0
 
     def check(self) -> None:
-        if self.deadline is not None and time.perf_counter() > self.deadline:
+        if self.deadline is not None and self.clock() > self.deadline:
             raise GuardTimeout("time budget exceeded")
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import re
 import threading
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,7 +23,7 @@ import numpy as np
 
 from bastion.core.plugins import GuardInput, GuardVerdict
 from bastion.core.types import Finding, Location
-from bastion.guard._base import RULES, Budget, failure_verdict, run_guarded, sigmoid
+from bastion.guard._base import RULES, Budget, Clock, failure_verdict, run_guarded, sigmoid
 from bastion.guard._injection import classifier, encoder, heuristics
 from bastion.guard._injection.normalize import Normalized, normalize
 
@@ -143,6 +144,7 @@ class InjectionDetector:
         model_dir: Path | None = None,
         encoder: bool | None = None,
         encoder_floor: float | None = None,
+        clock: Clock = time.perf_counter,
     ) -> None:
         self.model = _model(model_dir)
         self.encoder = _encoder(model_dir, encoder)
@@ -157,6 +159,7 @@ class InjectionDetector:
         self.fail_closed = fail_closed
         self.max_chars = max_chars
         self.budget_ms = budget_ms
+        self.clock = clock
 
     # -- scoring ------------------------------------------------------------------------------
 
@@ -205,7 +208,7 @@ class InjectionDetector:
         """Score one text; raises `GuardTimeout` past the budget (`check` turns that into a verdict)."""
         if not isinstance(text, str):
             raise TypeError("text must be str")
-        budget = budget or Budget(self.budget_ms)
+        budget = budget or Budget(self.budget_ms, self.clock)
         truncated = len(text) > self.max_chars
         if truncated:  # head and tail: injections hide at either end of long documents
             half = self.max_chars // 2
