@@ -216,3 +216,23 @@ def test_supply_demo(tmp_path: Path, reg: Registry) -> None:
     demo = run_supply_demo(tmp_path / "demo", reg.store, project="bank")
     assert demo.passed_before is True and demo.passed_after is False
     assert any("tampered" in r for r in demo.reasons_after)
+
+
+def test_trojan_named_like_the_signature_is_still_scanned(tmp_path: Path, ec_key: KeyPair) -> None:
+    """Only the signature file itself is left out of the scan, not files whose name ends like it."""
+    from bastion.model.scan import write_demo_models
+
+    folder = tmp_path / "fraud"
+    folder.mkdir()
+    (folder / "config.json").write_text('{"layers": 4}\n')
+    _benign, malicious = write_demo_models(tmp_path / "demo")
+    shutil.copy(malicious, folder / "evil-model.sig")  # a pickle dressed as a signature
+    sig = folder / "model.sig"  # the real signature, inside the folder (so it is ignored when signing)
+    sign_model(folder, sig, private_key=ec_key.private)
+    result = check(folder, signature=sig, public_key=ec_key.public)
+    assert result.verify is not None and result.verify.ok, result.reasons
+    assert not result.passed
+    assert "supply.scan.findings" in rules(result)
+    scanned = {f.asset_uri for f in result.findings if f.scanner != "supply"}
+    assert any(u.endswith("evil-model.sig") for u in scanned)
+    assert not any(u.endswith("/model.sig") for u in scanned), scanned  # the real signature is still excluded

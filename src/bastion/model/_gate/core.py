@@ -183,7 +183,7 @@ def check(
         _check_registry(result, registry, path, wanted)
     # 3. scanner
     if scan is not None:
-        _check_scan(result, path, scan, policy)
+        _check_scan(result, path, scan, policy, sig)
     if registry is not None:
         registry.store.audit.append(
             registry.project,
@@ -232,14 +232,37 @@ def _check_registry(result: GateResult, registry: Registry, path: Path, wanted: 
     result.block(R.NOT_REGISTERED.id, "not approved: artifact is not in the trusted registry")
 
 
-def _check_scan(result: GateResult, path: Path, scan: Scan, policy: Policy) -> None:
-    sig = _find_signature(path)
+def _finding_file(path: Path, uri: str) -> Path:
+    """The file a scanner finding is about: `scan_path` names files relative to the folder's parent."""
+    p = Path(uri)
+    if p.is_absolute():
+        return p
+    return (path.parent / p) if path.is_dir() else p
+
+
+def _is_signature(path: Path, sig: Path | None, uri: str) -> bool:
+    """True only for findings about the signature file itself (same resolved path).
+
+    A signature stored inside the model folder is JSON the model scanner does not
+    recognise; its findings are noise. Matching by name (or name suffix) instead of by
+    resolved path would let a trojan called like the signature (`evil-model.sig`)
+    through the gate, so nothing but the exact file is excluded.
+    """
+    if sig is None:
+        return False
+    try:
+        return _finding_file(path, uri).resolve() == sig.resolve()
+    except (OSError, RuntimeError):
+        return False
+
+
+def _check_scan(result: GateResult, path: Path, scan: Scan, policy: Policy, sig: Path | None) -> None:
     try:
         findings = scan(path)
     except (OSError, ValueError) as exc:
         result.block(R.SCAN_FINDINGS.id, f"scanner failed: {exc}")
         return
-    findings = [f for f in findings if not (sig and f.asset_uri.endswith(sig.name))]
+    findings = [f for f in findings if not _is_signature(path, sig, f.asset_uri)]
     decision = policy.evaluate(findings)
     result.findings.extend(findings)
     if not decision.passed:
