@@ -466,3 +466,36 @@ def test_safe_names_never_escape(name: str) -> None:
         return
     resolved = (Path("/model") / ok).resolve()
     assert resolved == Path("/model") or resolved.is_relative_to(Path("/model"))
+
+
+# -- where the signature goes: only the real signature file is ever ignored ----------------
+
+
+def test_relative_signature_outside_the_model_is_not_ignored_inside_it(
+    model: Path, ec_key: KeyPair, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`--signature sigs/model.sig` from a CWD outside the model names a file outside it.
+
+    Re-rooting that path inside the model folder put `sigs/model.sig` on the signed
+    ignore list, so a file planted at `<model>/sigs/model.sig` was never verified.
+    """
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "sigs").mkdir()
+    signed = sign_model(model, Path("sigs/model.sig"), private_key=ec_key.private)
+    assert (tmp_path / "sigs" / "model.sig").is_file()
+    assert "ignore_paths" not in signed.serialization or "sigs/model.sig" not in signed.serialization["ignore_paths"]
+    (model / "sigs").mkdir()
+    (model / "sigs" / "model.sig").write_bytes(b"\x80\x04planted")
+    result = verify_model(model, Path("sigs/model.sig"), public_key=ec_key.public)
+    assert not result.ok
+    assert "supply.integrity.added" in rules_of(result)
+    assert any(p.path == "sigs/model.sig" for p in result.problems)
+
+
+def test_relative_signature_inside_the_model_is_ignored(
+    model: Path, ec_key: KeyPair, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(model)
+    signed = sign_model(Path("."), Path("model.sig"), private_key=ec_key.private)
+    assert "model.sig" in signed.serialization["ignore_paths"]
+    assert verify_model(Path("."), Path("model.sig"), public_key=ec_key.public).ok

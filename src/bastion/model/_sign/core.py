@@ -45,14 +45,20 @@ def _relative_inside(model: Path, path: Path) -> str | None:
 
 
 def _ignores(model: Path, signature: Path, ignore_paths: Iterable[str | Path], ignore_git_paths: bool) -> list[str]:
-    """Ignore list as upstream records it: relative posix paths inside the model folder."""
+    """Ignore list as upstream records it: relative posix paths inside the model folder.
+
+    Relative paths are resolved against the working directory, exactly as the upstream
+    CLI does, and a path is ignored only if it really lies inside the model folder.
+    Re-rooting a relative path that points elsewhere (`--signature ../out/model.sig`)
+    inside the model would put an unrelated name on the signed ignore list, and a file
+    planted there later would never be verified, by Bastion or by upstream.
+    """
     out: set[str] = set()
     if model.is_dir():
+        cwd = Path.cwd()
         for p in [*ignore_paths, signature]:
             pp = Path(p)
-            rel = _relative_inside(model, pp if pp.is_absolute() else Path.cwd() / pp)
-            if rel is None and not pp.is_absolute():
-                rel = _relative_inside(model, model / pp)
+            rel = _relative_inside(model, pp if pp.is_absolute() else cwd / pp)
             if rel:
                 out.add(rel)
         if ignore_git_paths:
