@@ -348,3 +348,27 @@ def test_vault_with_hostile_name(keys: KeyManager, admin: Principal) -> None:
     assert p.reverse_values(toks, op) == ["a", "b", "a"]
     with pytest.raises(VaultError):
         p.reverse_values(toks, "tokenize")  # another vault under the same key
+
+
+def test_unprotect_ignores_a_planted_symlink_and_writes_owner_only(
+    keys: KeyManager, admin: Principal, tmp_path: Path
+) -> None:
+    """Restored personal data: no write through a symlink at a guessable temp name, and mode 0600."""
+    import os
+    import stat
+
+    src = tmp_path / "tx.csv"
+    _write_csv(src, rows=5)
+    safe = tmp_path / "safe.csv"
+    policy = {"key": "tx", "default": "keep", "columns": {"email": "tokenize", "card": "fpe"}}
+    protect_table(src, policy, safe, keys=keys, who=admin)
+    victim = tmp_path / "victim.txt"
+    victim.write_bytes(b"untouched")
+    back = tmp_path / "restored" / "back.csv"
+    back.parent.mkdir()
+    link = back.with_name(f".{back.name}.{os.getpid()}.partial")  # the old predictable temp name
+    link.symlink_to(victim)
+    unprotect_table(safe, policy, back, keys=keys, who=admin)
+    assert victim.read_bytes() == b"untouched"
+    assert back.read_bytes() == src.read_bytes()
+    assert stat.S_IMODE(back.stat().st_mode) == 0o600

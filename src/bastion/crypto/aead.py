@@ -13,13 +13,12 @@ from __future__ import annotations
 
 import contextlib
 import io
-import os
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
 from bastion.crypto._errors import CryptoError, FormatError, IntegrityError
+from bastion.crypto._files import PRIVATE, atomic_write
 from bastion.crypto._keys.manager import KeyManager
 from bastion.crypto._keys.rbac import Principal
 from bastion.crypto._stream import DEFAULT_CHUNK, MAGIC, StreamHeader, decrypt_stream, encrypt_stream, read_header
@@ -70,22 +69,13 @@ class FileResult:
         }
 
 
-@contextlib.contextmanager
-def _atomic(dest: Path) -> Iterator[BinaryIO]:
-    """Write to a private temp file beside `dest`; rename on success, delete on any failure."""
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dest.with_name(f".{dest.name}.{os.getpid()}.partial")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            yield fh
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, dest)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
-        raise
+def _atomic(dest: Path) -> contextlib.AbstractContextManager[BinaryIO]:
+    """Write to an exclusively created, randomly named 0600 temp file beside `dest`; rename on success.
+
+    See `bastion.crypto._files`: a predictable temp name opened without `O_EXCL|O_NOFOLLOW`
+    let a planted symlink redirect the decrypted plaintext.
+    """
+    return atomic_write(dest, PRIVATE)
 
 
 def is_encrypted(path: Path) -> bool:

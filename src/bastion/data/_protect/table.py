@@ -10,8 +10,8 @@ changed, never the values.
 from __future__ import annotations
 
 import csv
+import io
 import json
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +19,7 @@ from typing import Any
 
 import yaml
 
+from bastion.crypto._files import PRIVATE, atomic_write
 from bastion.data._protect.errors import ProtectError
 from bastion.data._protect.operators import Keyring, OpSpec, apply, reverse
 from bastion.data._protect.text import TextPolicy, protect_text
@@ -161,23 +162,33 @@ def column_values(table: Table, name: str) -> list[Any]:
     return table.data[name]
 
 
-def write_table(table: Table, path: Path, changed: set[str]) -> None:
+def write_table(table: Table, path: Path, changed: set[str], *, mode: int = PRIVATE) -> None:
+    """Write the table atomically: a secure temp file beside `path` (random name, O_EXCL|O_NOFOLLOW), then rename.
+
+    The file is owner-only (0600) by default, set before any value is written: what
+    `unprotect` writes is restored personal data, and what `protect` writes may keep
+    sensitive columns a policy left as they were; share it with an explicit chmod.
+    A predictable temp name opened without `O_EXCL` could be a planted symlink that
+    redirects the data elsewhere.
+    """
     fmt = table_format(path)
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.partial")
-    try:
+    with atomic_write(path, mode) as raw:
         if fmt == "csv":
-            with tmp.open("w", newline="", encoding="utf-8") as fh:
-                w = csv.writer(fh, lineterminator=table.newline)
-                w.writerow(table.columns)
-                cols = [column_values(table, c) for c in table.columns]
-                w.writerows(zip(*cols, strict=True))
+            fh = io.TextIOWrapper(raw, encoding="utf-8", newline="")
+            w = csv.writer(fh, lineterminator=table.newline)
+            w.writerow(table.columns)
+            cols = [column_values(table, c) for c in table.columns]
+            w.writerows(zip(*cols, strict=True))
+            fh.flush()
+            fh.detach()  # `atomic_write` owns, syncs and closes the file
         elif fmt == "jsonl":
             cols = [column_values(table, c) for c in table.columns]
-            with tmp.open("w", encoding="utf-8") as fh:
-                for row in zip(*cols, strict=True):
-                    fh.write(json.dumps(dict(zip(table.columns, row, strict=True)), ensure_ascii=False) + "\n")
+            fh = io.TextIOWrapper(raw, encoding="utf-8", newline="")
+            for row in zip(*cols, strict=True):
+                fh.write(json.dumps(dict(zip(table.columns, row, strict=True)), ensure_ascii=False) + "\n")
+            fh.flush()
+            fh.detach()
         else:
             import pyarrow as pa
             import pyarrow.parquet as pq
@@ -191,11 +202,7 @@ def write_table(table: Table, path: Path, changed: set[str]) -> None:
                 at = pa.table(
                     {c: pa.array([None if v is None else str(v) for v in table.data[c]]) for c in table.columns}
                 )
-            pq.write_table(at, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+            pq.write_table(at, raw)
 
 
 def _text(v: Any) -> str:
