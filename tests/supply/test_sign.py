@@ -499,3 +499,19 @@ def test_relative_signature_inside_the_model_is_ignored(
     signed = sign_model(Path("."), Path("model.sig"), private_key=ec_key.private)
     assert "model.sig" in signed.serialization["ignore_paths"]
     assert verify_model(Path("."), Path("model.sig"), public_key=ec_key.public).ok
+
+
+def test_write_keypair_never_loses_a_key(tmp_path: Path) -> None:
+    from bastion.model.sign import generate, write_keypair
+
+    key = generate("ecdsa-p256")
+    with pytest.raises(ValueError, match="public key path is the private key path"):
+        write_keypair(key, tmp_path / "k.pub", tmp_path / "k.pub")
+    assert list(tmp_path.iterdir()) == []
+    write_keypair(key, tmp_path / "k.pem", tmp_path / "k.pub")
+    before = (tmp_path / "k.pem").read_bytes()
+    with pytest.raises(FileExistsError):
+        write_keypair(generate("ecdsa-p256"), tmp_path / "k.pem", tmp_path / "k.pub")
+    assert (tmp_path / "k.pem").read_bytes() == before
+    write_keypair(generate("ecdsa-p256"), tmp_path / "k.pem", tmp_path / "k.pub", overwrite=True)
+    assert (tmp_path / "k.pem").read_bytes() != before

@@ -98,6 +98,7 @@ def user_errors() -> Iterator[None]:
         UserError,
         ConfigError,
         FileNotFoundError,
+        FileExistsError,
         NotADirectoryError,
         PermissionError,
         ValueError,

@@ -13,7 +13,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from bastion.cli._common import EXIT_FINDINGS, command, console, err_console, print_json, state
+from bastion.cli._common import EXIT_FINDINGS, UserError, command, console, err_console, print_json, state
 
 SigOpt = Annotated[
     Path | None, typer.Option("--signature", help="Signature file (default: <model>.sig next to the model)")
@@ -193,15 +193,20 @@ def register(app: typer.Typer) -> None:
             str, typer.Option("--type", help="ecdsa-p256|ecdsa-p384|ecdsa-p521|ed25519")
         ] = "ecdsa-p256",
         password: Annotated[str | None, typer.Option("--password", envvar="BASTION_KEY_PASSWORD")] = None,
+        force: Annotated[bool, typer.Option("--force", help="Replace existing key files")] = False,
         as_json: JsonOpt = False,
     ) -> None:
-        """Create a signing key pair (the private key is written owner-only and never overwritten)."""
+        """Create a signing key pair (the private key owner-only; existing files are kept unless --force)."""
         from bastion.model.sign import generate, write_keypair
 
-        if out.exists():
-            raise ValueError(f"{out} already exists; refusing to overwrite a key")
         pub = out.with_suffix(".pub")
-        fp = write_keypair(generate(key_type), out, pub, password)  # type: ignore[arg-type]
+        if pub.resolve() == out.resolve():
+            raise UserError(f"{out}: the public key would be written over the private key; use e.g. -o release.pem")
+        if not force:
+            for path in (out, pub):
+                if path.exists() or path.is_symlink():
+                    raise UserError(f"{path} already exists; refusing to overwrite a key (use --force)")
+        fp = write_keypair(generate(key_type), out, pub, password, overwrite=force)  # type: ignore[arg-type]
         if as_json:
             print_json({"private_key": str(out), "public_key": str(pub), "fingerprint": fp})
         else:

@@ -88,15 +88,38 @@ def generate(key_type: KeyType = "ecdsa-p256") -> PrivateKey:
     return ec.generate_private_key(curves[key_type])
 
 
-def write_keypair(key: PrivateKey, private_path: Path, public_path: Path, password: str | None = None) -> str:
-    """Write PEM files (private one owner-only, refusing to overwrite); returns the fingerprint."""
+def write_keypair(
+    key: PrivateKey,
+    private_path: Path,
+    public_path: Path,
+    password: str | None = None,
+    *,
+    overwrite: bool = False,
+) -> str:
+    """Write PEM files (private one 0600, public one 0644); returns the fingerprint.
+
+    Refuses, before writing anything, a public path that is the private path (the
+    public key would silently replace the only copy of the private key) and, unless
+    `overwrite`, any path that already exists: a lost signing key cannot be recovered.
+    Both files go through an exclusively created temp file and a rename, so a planted
+    symlink is never followed and a failure leaves no half-written key.
+    """
+    from bastion.crypto._files import atomic_write
+
+    private_path, public_path = Path(private_path), Path(public_path)
+    if private_path.resolve() == public_path.resolve():
+        raise ValueError(f"{public_path}: the public key path is the private key path; choose another name")
+    if not overwrite:
+        for path in (private_path, public_path):
+            if os.path.lexists(path):
+                raise FileExistsError(17, "already exists; refusing to overwrite a key (use --force)", str(path))
     enc: serialization.KeySerializationEncryption = (
         serialization.BestAvailableEncryption(password.encode()) if password else serialization.NoEncryption()
     )
     priv = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, enc)
     pub = key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-    fd = os.open(private_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as fh:
+    with atomic_write(private_path, 0o600, overwrite=overwrite) as fh:
         fh.write(priv)
-    public_path.write_bytes(pub)
+    with atomic_write(public_path, 0o644, overwrite=overwrite) as fh:
+        fh.write(pub)
     return fingerprint(key.public_key())
