@@ -107,6 +107,7 @@ class PickleAnalyser:
         self._kept = 0
         self._seen_globals: set[str] = set()
         self.proto = 0
+        self._shadow_spent = 0  # [containers] bytes re-read by shadow plain-load runs
 
     # ------------------------------------------------------------------ findings
     def _ptr(self, offset: int) -> str:
@@ -174,11 +175,9 @@ class PickleAnalyser:
         if not isinstance(attr, str):
             self._unresolved(offset, f"{how} with a computed attribute name {render(attr)}", dangerous=True)
             return UNKNOWN
-        base: tuple[str, str] | None = None
         if isinstance(obj, Global):
-            base = (obj.module, obj.name)
-            if policy.allowed_attribute(obj.module, obj.name, attr):
-                return Global(obj.module, f"{obj.name}.{attr}", offset, via=how, trusted=True)
+            # Named exactly as `Class.attr`: allowed only if that dotted name is listed (ZoneInfo._unpickle),
+            # never because `Class` is (pathlib.Path.write_text, DataFrame.eval).
             g = Global(obj.module, f"{obj.name}.{attr}", offset, via=how)
         elif isinstance(obj, ModuleRef):
             g = Global(obj.module, attr, offset, via=how)
@@ -197,7 +196,6 @@ class PickleAnalyser:
                 offset, f"{how}: attribute {attr!r} of {render(obj)}", dangerous=bad or attr.startswith("_")
             )
             return UNKNOWN
-        del base
         self._note(g, f"{g.qualified}")
         return g
 
@@ -212,8 +210,6 @@ class PickleAnalyser:
                     res = self._resolve_attr(
                         targs[0], targs[1], offset, f"getattr({render(targs[0])}, {render(targs[1])})"
                     )
-                    if isinstance(res, Global) and res.trusted:
-                        return res
                     if isinstance(res, Global) and policy.classify(res.module, res.name) is not policy.Verdict.ALLOWED:
                         self._note(func, f"builtins.getattr -> {res.qualified}")
                     elif not isinstance(res, Global):
@@ -261,7 +257,9 @@ class PickleAnalyser:
                 and len(self.result.tensor_views) < 1_000_000
             ):
                 self.result.tensor_views.append(targs)
-            if func.via and not func.trusted and policy.classify(func.module, func.name) is not policy.Verdict.ALLOWED:
+            if func.via and policy.classify(func.module, func.name) is not policy.Verdict.ALLOWED:
+                # A callable produced by getattr/attrgetter/resolve_name rather than by an allowlisted
+                # GLOBAL: calling it is only fine when its exact dotted name is allowlisted.
                 self._note(func, f"{func.qualified}({render_args(targs)}) (via {func.via})")
             return Call(func, args, offset)
         if isinstance(func, Call) and isinstance(func.func, Global):
@@ -581,11 +579,23 @@ class PickleAnalyser:
         array bytes stop the interpreter within a few bytes (0x00-0x10 and 0xff are not
         opcodes), so this costs nothing on benign files.
         """
-        shadow_ctx = ScanContext(self.ctx.uri, self.ctx.limits, deadline=self.ctx.deadline, strict=self.ctx.strict)
+        # [containers] A shadow run may read on past the array into the rest of the stream, so
+        # many wrappers made the scan quadratic. Total shadow bytes are capped at a multiple of the
+        # file (genuine array bytes stop a shadow within a few bytes); past the cap, fail closed.
+        self.ctx.check_time()
+        if self._shadow_spent > 4 * len(data) + (1 << 16):
+            raise LimitReached("joblib array bytes re-read as opcodes beyond the linear work budget")
+        shadow_ctx = self.ctx.child()
         sub = PickleAnalyser(shadow_ctx, join_pointer(self._ptr(pos), "as-plain-pickle"), depth=self.depth + 1)
         sub._buffer = data
-        with contextlib.suppress(Malformed, LimitReached):
-            sub._run(data, pos, seed)
+        stop = pos
+        try:
+            stop = sub._run(data, pos, seed)
+        except Malformed as exc:
+            stop = exc.offset
+        except LimitReached:
+            stop = len(data)
+        self._shadow_spent += max(1, stop - pos)
         for g in sub._pending.values():
             sub._note(g)
         for f in shadow_ctx.findings:
@@ -604,10 +614,13 @@ class PickleAnalyser:
         state = wrapper.state
         if not isinstance(state, dict):
             raise Malformed(pos, "joblib array wrapper without a state dict")
-        self._shadow_plain_load(data, pos, seed)
         dtype = state.get("dtype")
         shape = state.get("shape")
         itemsize, has_object = _dtype_info(dtype)
+        # [containers] An empty span without padding is read identically by joblib and plain
+        # pickle.load (the next opcode is the same byte), so the shadow run would only repeat the main one.
+        if has_object or state.get("numpy_array_alignment_bytes") is not None or _span_bytes(itemsize, shape) != 0:
+            self._shadow_plain_load(data, pos, seed)
         if has_object:
             sub = PickleAnalyser(
                 self.ctx, join_pointer(self._ptr(pos), "object-array"), joblib=True, depth=self.depth + 1
@@ -646,6 +659,16 @@ _SHADOW_RULES = {
     R.NESTED_PICKLE.id,
     R.GLOBAL_MUTATION.id,
 }
+
+
+def _span_bytes(itemsize: int | None, shape: Any) -> int | None:
+    """[containers] Bytes of a joblib array span, or None when dtype/shape are not literal."""
+    if itemsize is None or not isinstance(shape, tuple) or not all(isinstance(d, int) and d >= 0 for d in shape):
+        return None
+    count = 1
+    for d in shape:
+        count *= d
+    return count * itemsize
 
 
 def _text(data: Any, s: int, e: int, pos: int) -> str:
@@ -781,7 +804,10 @@ def _newobj(
     _need(stack, 2, pos, "NEWOBJ")
     args = stack.pop()
     cls = stack[-1]
-    stack[-1] = a._call(cls, args, pos, "NEWOBJ") if not isinstance(cls, Global) else Call(cls, args, pos)
+    # cls.__new__ runs no constructor, so a class named by GLOBAL was already decided there; one
+    # reached through getattr & co. is judged as a call.
+    plain = isinstance(cls, Global) and not cls.via
+    stack[-1] = Call(cls, args, pos) if plain else a._call(cls, args, pos, "NEWOBJ")
     return pos + 1
 
 
@@ -793,7 +819,8 @@ def _newobj_ex(
     kwargs = stack.pop()
     args = stack.pop()
     cls = stack[-1]
-    stack[-1] = Call(cls, args, pos) if isinstance(cls, Global) else a._call(cls, (args, kwargs), pos, "NEWOBJ_EX")
+    plain = isinstance(cls, Global) and not cls.via
+    stack[-1] = Call(cls, args, pos) if plain else a._call(cls, (args, kwargs), pos, "NEWOBJ_EX")
     return pos + 1
 
 

@@ -43,14 +43,13 @@ class BigBytes:
 class Global:
     """`module.name` as pickle would import it; `via` describes how it was reached."""
 
-    __slots__ = ("module", "name", "offset", "trusted", "via")
+    __slots__ = ("module", "name", "offset", "via")
 
-    def __init__(self, module: str, name: str, offset: int, via: str = "", trusted: bool = False) -> None:
+    def __init__(self, module: str, name: str, offset: int, via: str = "") -> None:
         self.module = module
         self.name = name
         self.offset = offset
-        self.via = via
-        self.trusted = trusted  # a public attribute of an allowed class (how enums pickle)
+        self.via = via  # set when reached through getattr & co. rather than an opcode naming it
 
     @property
     def qualified(self) -> str:
