@@ -16,11 +16,11 @@ from typing import TYPE_CHECKING, Any, NoReturn
 import typer
 from rich.console import Console
 
-from bastion.core.config import ConfigError, Settings, load_settings
-from bastion.core.policy import Policy, load_policy
 from bastion.core.types import Severity
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # config (pydantic), policy (pydantic, yaml) and the store load when a command needs them
+    from bastion.core.config import Settings
+    from bastion.core.policy import Policy
     from bastion.core.store import Store
 
 EXIT_CLEAN = 0
@@ -52,6 +52,8 @@ class State:
     @property
     def settings(self) -> Settings:
         if self._settings is None:
+            from bastion.core.config import ConfigError, load_settings
+
             try:
                 self._settings = load_settings(self.config_file, **self.overrides)
             except ConfigError as exc:
@@ -72,6 +74,8 @@ class State:
 
     def policy(self, path: Path | None = None, fail_on: Severity | None = None) -> Policy:
         """The active policy: `--fail-on` beats the policy file, which beats `bastion.toml`."""
+        from bastion.core.policy import load_policy
+
         policy_file = path or self.settings.policy
         override = fail_on or (None if policy_file else self.settings.fail_on)
         return load_policy(policy_file, fail_on=override)
@@ -96,7 +100,7 @@ def user_errors() -> Iterator[None]:
         yield
     except (
         UserError,
-        ConfigError,
+        _config_error(),
         FileNotFoundError,
         FileExistsError,
         NotADirectoryError,
@@ -104,6 +108,13 @@ def user_errors() -> Iterator[None]:
         ValueError,
     ) as exc:
         fail(_one_line(exc))
+
+
+def _config_error() -> type[Exception]:
+    """`ConfigError`, imported only once an exception is being handled (config is a heavy import)."""
+    from bastion.core.config import ConfigError
+
+    return ConfigError
 
 
 def _one_line(exc: BaseException) -> str:

@@ -4,16 +4,19 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
+from typing import TYPE_CHECKING
 
 from bastion.cli._common import err_console
-from bastion.scan import ProgressCallback
+
+if TYPE_CHECKING:  # `bastion.scan` pulls in the whole scan pipeline; `--help` must not pay for it
+    from bastion.scan import ProgressCallback
 
 
 @contextmanager
 def progress_bar(enabled: bool = True) -> Iterator[ProgressCallback]:
     """Yield a callback; draws on stderr only when it is a terminal and `enabled`."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
+
     if not enabled or not err_console.is_terminal:
         yield lambda phase, done, total: None
         return

@@ -10,7 +10,6 @@ import typer
 from rich.table import Table
 
 from bastion.cli._common import EXIT_FINDINGS, command, console, fail, print_json, state
-from bastion.core.audit import AuditError
 
 
 def register(app: typer.Typer) -> None:
@@ -21,6 +20,8 @@ def register(app: typer.Typer) -> None:
     @command
     def verify(as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output")] = False) -> None:
         """Recompute the hash chain and check signed checkpoints; exit 1 if anything was tampered with."""
+        from bastion.core.audit import AuditError
+
         try:
             report = state.store.audit.verify()
         except AuditError as exc:
@@ -92,6 +93,8 @@ def register(app: typer.Typer) -> None:
     @command
     def checkpoint(as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output")] = False) -> None:
         """Sign the current head now (also done after every scan and every 1000 events)."""
+        from bastion.core.audit import AuditError
+
         try:
             cp = state.store.audit.checkpoint()
         except AuditError as exc:

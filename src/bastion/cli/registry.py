@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 
 from bastion.cli._common import command, console, print_json, state
+
+if TYPE_CHECKING:  # imported when a command runs: the registry pulls in the store and signing
+    from bastion.model.registry import Artifact, Registry
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output")]
 ActorOpt = Annotated[str | None, typer.Option("--actor", help="Who is acting (default: config actor or $USER)")]
@@ -19,12 +22,12 @@ def _actor(actor: str | None) -> str:
 
 
 def register(app: typer.Typer) -> None:
-    from bastion.model.registry import Artifact, Registry
-
     group = typer.Typer(help="Trusted registry: register, validate, approve, deploy, retire.", no_args_is_help=True)
     app.add_typer(group, name="registry")
 
     def reg() -> Registry:
+        from bastion.model.registry import Registry
+
         return Registry(state.store, state.settings.project)
 
     def show_one(a: Artifact, as_json: bool) -> None:
