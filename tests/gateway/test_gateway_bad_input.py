@@ -95,7 +95,10 @@ def test_cross_tenant_attempts(sqlite_store: Store, gateway: Any) -> None:
 
 def test_header_injection_does_not_reach_upstream(env: Any, seen: list[Any]) -> None:
     client, _, key = env
-    body = {"model": "echo", "messages": [{"role": "user\r\nX-Evil: 1", "content": "hi\r\nX-Evil: 1"}]}
+    body = {"model": "echo", "messages": [{"role": "user\r\nX-Evil: 1", "content": "hi"}]}
+    r = client.post("/v1/chat/completions", json=body, headers=auth(key))
+    assert r.status_code == 400 and r.json()["error"]["param"] == "messages[0].role"  # not a role OpenAI knows
+    body = {"model": "echo", "messages": [{"role": "user", "content": "hi\r\nX-Evil: 1"}]}
     r = client.post(
         "/v1/chat/completions",
         json=body,

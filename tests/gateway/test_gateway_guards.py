@@ -130,3 +130,96 @@ def test_stream_restorer_equals_batch_restore(before: str, after: str, cuts: lis
         i += 1
     out.append(r.flush())
     assert "".join(out) == restore(text, mapping)
+
+
+class Thresholded(Fixed):
+    """A guard that decides with its own `threshold` option, like the injection guard."""
+
+    OPTIONS = frozenset({"threshold", "other"})
+
+    def __init__(self, threshold: float = 0.5, **options: Any) -> None:
+        super().__init__("t")
+        self.threshold, self.options = threshold, options
+
+    def with_options(self, **options: Any) -> Thresholded:
+        unknown = set(options) - self.OPTIONS
+        if unknown:
+            raise ValueError(f"unknown option(s) {', '.join(sorted(unknown))}")
+        return Thresholded(**options)
+
+    def check(self, item: GuardInput) -> GuardVerdict:
+        score = 0.8
+        return GuardVerdict(allowed=score < self.threshold, score=score)
+
+
+def test_documented_threshold_key_reaches_the_guard() -> None:
+    lenient = _chain({"t": Thresholded()}, [{"name": "t", "threshold": 0.9}])
+    assert lenient.links[0].guard.threshold == 0.9  # type: ignore[attr-defined]
+    assert _run(lenient).allowed  # 0.8 < 0.9: the guard allows it and the chain does not second-guess
+    strict = _chain({"t": Thresholded()}, [{"name": "t", "threshold": 0.7}])
+    assert not _run(strict).allowed
+    # options.threshold alone works the same way (and is not overridden by the chain's 0.5)
+    assert _run(_chain({"t": Thresholded()}, [{"name": "t", "options": {"threshold": 0.9}}])).allowed
+    assert lenient.describe()[0]["threshold"] == 0.9
+
+
+def test_threshold_key_still_applies_to_guards_without_the_option() -> None:
+    scored = GuardVerdict(allowed=True, score=0.6)
+    assert not _run(_chain({"g": Fixed("g", scored)}, [{"name": "g"}])).allowed  # default 0.5
+    assert _run(_chain({"g": Fixed("g", scored)}, [{"name": "g", "threshold": 0.7}])).allowed
+
+
+@pytest.mark.parametrize(
+    "link",
+    [
+        {"name": "t", "options": {"thresold": 0.9}},  # a typo in an option
+        {"name": "t", "threshold": 0.9, "options": {"threshold": 0.5}},  # two thresholds that disagree
+        {"name": "pii", "options": {"entitys": ["EMAIL_ADDRESS"]}},  # the built-in used to ignore unknown options
+    ],
+)
+def test_unknown_or_conflicting_guard_options_stop_the_gateway(link: dict[str, Any]) -> None:
+    with pytest.raises(GuardConfigError):
+        _chain({"t": Thresholded()}, [link])
+
+
+def test_unknown_guard_link_keys_are_refused() -> None:
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError):
+        GuardConfig.model_validate({"name": "injection", "treshold": 0.9})
+
+
+def test_real_injection_guard_takes_the_threshold_key() -> None:
+    from bastion.core.plugins import GUARDS, plugins
+
+    if "injection" not in plugins(GUARDS):
+        pytest.skip("the injection guard is not installed")
+    chain = GuardChain(
+        [GuardConfig(name="injection", threshold=0.97, options={"encoder": False})], budget_ms=500, executor=POOL
+    )
+    guard: Any = chain.links[0].guard
+    assert guard.threshold == 0.97 and chain.links[0].threshold is None
+
+
+def test_guard_starved_by_queueing_is_overload_not_a_silent_pass() -> None:
+    """A fail-open guard whose time ran out waiting for a thread must not pass the text unchecked."""
+    pool = ThreadPoolExecutor(1)
+    blocker = Fixed("slow", delay=0.6)
+    try:
+        with mock.patch.object(chain_mod, "plugins", return_value={"slow": blocker, "g": Fixed("g")}):
+            busy = GuardChain([GuardConfig(name="slow", timeout_ms=5000)], budget_ms=5000, executor=pool)
+            starved = GuardChain(
+                [GuardConfig(name="g", on_error="open", timeout_ms=100)], budget_ms=5000, executor=pool
+            )
+
+        async def both() -> Any:
+            first = asyncio.ensure_future(busy.run(GuardInput(direction="input", text="x")))
+            await asyncio.sleep(0.05)  # the only thread is now busy
+            res = await starved.run(GuardInput(direction="input", text="y"))
+            await first
+            return res
+
+        res = asyncio.run(both())
+    finally:
+        pool.shutdown(wait=True)
+    assert not res.allowed and res.overloaded and res.outcomes[0].error == "overloaded"

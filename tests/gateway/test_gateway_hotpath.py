@@ -64,7 +64,9 @@ def test_hot_routes_keep_error_shapes_and_other_methods(sqlite_store: Store, gat
     assert client.get("/v1/chat/completions", headers=auth(key)).status_code == 405
     with mock.patch("bastion.gateway._routes.openai._model", side_effect=RuntimeError("boom")):
         r = client.post("/v1/chat/completions", headers=auth(key), json=CHAT)
-    assert r.status_code == 500 and r.json() == {"error": {"message": "internal error", "type": "server_error"}}
+    assert r.status_code == 500 and r.json() == {
+        "error": {"message": "internal error", "type": "server_error", "param": None, "code": None}
+    }
 
 
 def test_refresh_ahead_keeps_hits_and_never_resurrects_a_revoked_key(sqlite_store: Store) -> None:

@@ -31,7 +31,13 @@ MAX_HEADER_BYTES = 16 * 1024
 
 
 def _error(status: int, message: str, type_: str, headers: dict[str, str] | None = None) -> JSONResponse:
-    return JSONResponse({"error": {"message": message, "type": type_}}, status_code=status, headers=headers)
+    return JSONResponse(
+        {"error": {"message": message, "type": type_, "param": None, "code": None}}, status_code=status, headers=headers
+    )
+
+
+def _api_error(exc: ApiError) -> JSONResponse:
+    return JSONResponse(exc.body(), status_code=exc.status, headers=exc.headers)
 
 
 class AuditMiddleware:
@@ -144,7 +150,7 @@ class _HotRoutes:
         try:
             response = await endpoint(Request(scope, receive))
         except ApiError as exc:
-            response = _error(exc.status, exc.message, exc.type, exc.headers)
+            response = _api_error(exc)
         except Exception as exc:  # the same answer FastAPI's catch-all handler gives
             log.error("unexpected %s", type(exc).__name__)
             response = _error(500, "internal error", "server_error")
@@ -207,8 +213,8 @@ def build_app(
     gw.audit.start()  # also outside a lifespan (test clients without it): idempotent
 
     @app.exception_handler(ApiError)
-    async def _api_error(_request: Request, exc: ApiError) -> JSONResponse:
-        return _error(exc.status, exc.message, exc.type, exc.headers)
+    async def _on_api_error(_request: Request, exc: ApiError) -> JSONResponse:
+        return _api_error(exc)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:

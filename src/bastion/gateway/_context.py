@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -14,6 +16,7 @@ from fastapi import Request
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from starlette.requests import ClientDisconnect
 
+from bastion.gateway._admission import Admission, Overloaded
 from bastion.gateway._audit import RequestAudit
 from bastion.gateway._auth.admin import AdminStore, load_secret
 from bastion.gateway._auth.apikeys import KeyStore
@@ -32,16 +35,38 @@ if TYPE_CHECKING:
 
 
 class ApiError(Exception):
-    """An error answered in OpenAI's error shape; `message` never carries request content."""
+    """An error answered in OpenAI's error shape; `message` never carries request content.
+
+    `param` names the offending request field and `code` a stable machine-readable
+    reason, as OpenAI's own errors do (SDKs expose both on the raised exception).
+    """
 
     def __init__(
-        self, status: int, message: str, type_: str = "invalid_request_error", headers: dict[str, str] | None = None
+        self,
+        status: int,
+        message: str,
+        type_: str = "invalid_request_error",
+        headers: dict[str, str] | None = None,
+        *,
+        param: str | None = None,
+        code: str | None = None,
     ):
         super().__init__(message)
         self.status = status
         self.message = message
         self.type = type_
         self.headers = headers or {}
+        self.param = param
+        self.code = code
+
+    def body(self) -> dict[str, Any]:
+        """OpenAI's error body: message, type, param, code."""
+        return {"error": {"message": self.message, "type": self.type, "param": self.param, "code": self.code}}
+
+
+# An early answer to a body that was not (fully) read: the connection cannot be reused (the
+# rest of the body would be parsed as the next request), so it is closed, gracefully (see _server).
+CLOSE = {"Connection": "close"}
 
 
 class Metrics:
@@ -110,6 +135,7 @@ class Gateway:
     executor: ThreadPoolExecutor
     chains: dict[str, GuardChain]
     http: Upstream
+    admission: Admission
     classic: dict[str, Any] = field(default_factory=dict)
     _plans: dict[tuple[Any, ...], tuple[tuple[str, bool, int, int], ...]] = field(default_factory=dict)
 
@@ -165,6 +191,9 @@ class Gateway:
             executor=executor,
             chains=chains,
             http=make_upstream(transport),
+            admission=Admission(
+                settings.max_concurrent_requests, settings.max_queued_requests, settings.queue_timeout_s
+            ),
         )
 
     def chain_for(self, key: str) -> GuardChain:
@@ -285,11 +314,60 @@ class Gateway:
             return limit
         return max(1, limit // n) if limit > 0 else 0  # documented: approximate, per process
 
-    async def enforce_limits(self, request: Request, who: Principal, tokens: int) -> None:
+    @asynccontextmanager
+    async def admitted(self, request: Request) -> AsyncIterator[None]:
+        """Hold an admission slot for the guarded stage; 503 + Retry-After at once when overloaded."""
+        try:
+            await self.admission.acquire()
+        except Overloaded as exc:
+            self.metrics.limited.labels("overload").inc()
+            self.note(request, decision="overloaded", reason=exc.reason)
+            raise ApiError(
+                503,
+                "gateway overloaded, retry later",
+                "overloaded",
+                {"Retry-After": "1"},
+                code="overloaded",
+            ) from None
+        try:
+            yield
+        finally:
+            self.admission.release()
+
+    async def enforce_limits(self, request: Request, who: Principal, tokens: int, reserve: int = 0) -> None:
+        """Count a request against its limits: prompt `tokens` plus `reserve` (max_tokens × n) up front.
+
+        A request that could never pass (more tokens than a window allows, even when the
+        window is empty) gets 413, or 400 when only the reservation makes it too big: a
+        429 with Retry-After would have the client retry forever. The reservation is
+        settled against the upstream's usage afterwards (`settle_tokens`).
+        """
         plan = self._plan(who)
         if not plan:
             return
-        checks = [Check(name, tokens if tok else 1, limit, window) for name, tok, limit, window in plan]
+        total = tokens + reserve
+        for name, tok, limit, _ in plan:
+            if tok and total > limit:
+                what = _LIMIT_NAMES.get(name.rsplit(":", 1)[-1], name)
+                scope = "tenant" if name.startswith("tenant:") else "key"
+                share = " (this worker's share)" if self.settings.workers > 1 and not self._shared() else ""
+                self.metrics.limited.labels("too_large").inc()
+                self.note(request, decision="too_large", limit=name.rsplit(":", 1)[-1])
+                if tokens > limit:
+                    raise ApiError(
+                        413,
+                        f"the prompt is about {tokens} tokens, more than the {scope}'s {what} limit{share} "
+                        f"({limit}): it can never pass; shorten or split it",
+                        code="tokens_exceed_limit",
+                    )
+                raise ApiError(
+                    400,
+                    f"the prompt (about {tokens} tokens) plus max_tokens × n ({reserve}) exceeds the {scope}'s "
+                    f"{what} limit{share} ({limit}): lower max_tokens",
+                    param="max_tokens",
+                    code="tokens_exceed_limit",
+                )
+        checks = [Check(name, total if tok else 1, limit, window) for name, tok, limit, window in plan]
         decision = await self.limiter.consume(checks)
         if not decision.allowed:
             name = (decision.failed or "").rsplit(":", 1)[-1]
@@ -307,6 +385,26 @@ class Gateway:
         if checks:
             await self.limiter.add(checks)
 
+    async def settle_tokens(self, who: Principal, completion: int, reserved: int, since: float) -> None:
+        """Replace a `reserved` completion charge made at time `since` by the real `completion` count.
+
+        More than reserved (an upstream ignoring max_tokens) is charged; less is given back,
+        only to windows that are still the ones charged (never below zero), so a refund can
+        never lend a new window tokens it did not spend.
+        """
+        if completion > reserved:
+            await self.charge_tokens(who, completion - reserved)
+        elif completion < reserved:
+            checks = [Check(name, reserved - completion, 0, window) for name, tok, _, window in self._plan(who) if tok]
+            if checks:
+                await self.limiter.refund(checks, since)
+
+    def _shared(self) -> bool:
+        return isinstance(self.limiter, RedisLimiter)
+
+
+_LIMIT_NAMES = {"tpm": "tokens_per_minute", "tpd": "tokens_per_day", "rpm": "requests_per_minute"}
+
 
 def _quiet(fut: asyncio.Future[Any]) -> None:
     """A failed background refresh only means the next lookup after expiry reads the database itself."""
@@ -320,12 +418,12 @@ async def read_json(request: Request, gw: Gateway) -> dict[str, Any]:
     declared = request.headers.get("content-length")
     if declared is not None:
         if not declared.isdigit():
-            raise ApiError(400, "invalid Content-Length")
+            raise ApiError(400, "invalid Content-Length", headers=CLOSE)
         if int(declared) > limit:
-            raise ApiError(413, f"request body exceeds {limit} bytes")
+            raise ApiError(413, f"request body exceeds {limit} bytes", headers=CLOSE)
     ctype = request.headers.get("content-type", "application/json").split(";")[0].strip().lower()
     if ctype not in ("application/json", ""):
-        raise ApiError(415, "content type must be application/json")
+        raise ApiError(415, "content type must be application/json", headers=CLOSE)
     chunks: list[bytes] = []
     size = 0
     deadline = time.monotonic() + gw.settings.body_timeout_s
@@ -335,14 +433,14 @@ async def read_json(request: Request, gw: Gateway) -> dict[str, Any]:
         async for chunk in request.stream():
             size += len(chunk)
             if size > limit:
-                raise ApiError(413, f"request body exceeds {limit} bytes")
+                raise ApiError(413, f"request body exceeds {limit} bytes", headers=CLOSE)
             chunks.append(chunk)
 
     try:
         async with asyncio.timeout(max(0.001, deadline - time.monotonic())):  # no extra task per request
             await consume()
     except TimeoutError:
-        raise ApiError(408, "request body not received in time") from None
+        raise ApiError(408, "request body not received in time", headers=CLOSE) from None
     except ClientDisconnect:
         raise ApiError(400, "client disconnected before sending the body") from None
     raw = b"".join(chunks)

@@ -43,7 +43,16 @@ class GuardConfig(_Strict):
     on_error: Literal["open", "closed"] = "closed"
     timeout_ms: float = Field(default=200.0, gt=0, le=60_000)
     directions: list[Literal["input", "output"]] | None = None
-    threshold: float = Field(default=0.5, ge=0.0, le=1.0)
+    threshold: float | None = Field(
+        default=None,
+        ge=0.0,
+        le=1.0,
+        description=(
+            "Score at or above which the verdict counts as negative. Guards that take a `threshold` option "
+            "(the injection guard) get it as that option, so they decide with it; for others the chain "
+            "compares the verdict's score (0.5 when unset)"
+        ),
+    )
     inline: bool | None = Field(default=None, description="Run on the event loop; None = the guard's own choice")
     options: dict[str, Any] = Field(default_factory=dict)
 
@@ -149,6 +158,29 @@ class GatewaySettings(_Strict):
     stream_guard_window: int = Field(default=64, ge=1, le=65_536, description="New characters between checks")
     stream_guard_holdback: int = Field(default=64, ge=0, le=4096, description="Characters kept back for values")
     workers: int = Field(default=1, ge=1, le=64, description="Server processes (set by `bastion serve --workers`)")
+    # Request shape: refused with 400/413 before any guard runs, because every item a guard
+    # reads costs CPU on the request path (100,000 embedding inputs once cost ~50 s of guard time).
+    max_n: int = Field(default=8, ge=1, le=128, description="Largest `n` (and `best_of`) accepted")
+    max_output_tokens: int = Field(
+        default=131_072, ge=1, le=10_000_000, description="Largest `max_tokens`/`max_completion_tokens` accepted"
+    )
+    max_messages: int = Field(default=4096, ge=1, le=100_000, description="Messages per chat request")
+    max_embedding_inputs: int = Field(default=2048, ge=1, le=100_000, description="Items in one embeddings `input`")
+    max_embedding_chars: int = Field(
+        default=1_048_576, ge=1, description="Total characters (or 4 per token id) of one embeddings `input`"
+    )
+    # Connection hardening (the server protocol in `_server.py`).
+    header_timeout_s: float = Field(
+        default=10.0, gt=0, le=600, description="A request head must arrive within this (slow-header clients)"
+    )
+    drain_bytes: int = Field(
+        default=1024 * 1024, ge=0, description="Unread body bytes read and discarded after an early answer"
+    )
+    drain_timeout_s: float = Field(default=2.0, ge=0, le=60, description="How long such a drain may last")
+    # Admission control: bounded work in flight and a bounded queue; the rest is refused at once.
+    max_concurrent_requests: int = Field(default=32, ge=1, le=100_000, description="Proxied requests in progress")
+    max_queued_requests: int = Field(default=64, ge=0, le=1_000_000, description="Proxied requests waiting")
+    queue_timeout_s: float = Field(default=1.0, gt=0, le=600, description="Longest wait for a slot before 503")
 
     def llm(self, name: str) -> LLMModel | None:
         return next((m for m in self.models if m.name == name), None)

@@ -6,7 +6,9 @@ enforced without blocking the event loop; a guard that overruns is abandoned
 (its thread finishes in the background) and treated per `on_error`. Guards
 that declare `inline_safe = True` (sub-millisecond, like the PII guard) run on
 the event loop instead, because the thread hop costs more than they do; their
-budget is checked when they return, and a late verdict counts as a timeout.
+budget is checked when they return, and a late verdict is used (and recorded as late).
+A pool guard that times out after waiting for a thread longer than it could run is
+an overload (`ChainResult.overloaded`, answered 503), never a pass or a guard block.
 """
 
 from __future__ import annotations
@@ -29,22 +31,73 @@ class GuardConfigError(ValueError):
     pass
 
 
+DEFAULT_THRESHOLD = 0.5
+
+
+def _takes_threshold(guard: Any) -> bool:
+    """Whether a guard applies a `threshold` option itself (it declares it in `OPTIONS`)."""
+    return "threshold" in (getattr(guard, "OPTIONS", None) or ()) and callable(getattr(guard, "with_options", None))
+
+
+def _options(cfg: GuardConfig, guard: Any) -> dict[str, Any]:
+    """The options a guard is built with: `options`, plus the link's `threshold:` where the guard takes one.
+
+    The documented `threshold:` key of a link used to reach only the chain's own score
+    comparison, which cannot make a guard that decides with its own threshold (the
+    injection guard) more lenient: it has to become the guard's option to take effect.
+    """
+    options = dict(cfg.options)
+    if cfg.threshold is not None and _takes_threshold(guard):
+        if "threshold" in options and options["threshold"] != cfg.threshold:
+            raise GuardConfigError(
+                f"guard {cfg.name!r}: 'threshold' ({cfg.threshold}) and 'options.threshold' "
+                f"({options['threshold']}) disagree; set one"
+            )
+        options["threshold"] = cfg.threshold
+    return options
+
+
 def build_guard(cfg: GuardConfig) -> Guard:
-    """A configured guard: built-ins first, then the `bastion.guards` entry points."""
+    """A configured guard: built-ins first, then the `bastion.guards` entry points.
+
+    Unknown or invalid options stop the gateway at start with `GuardConfigError`
+    naming the guard, instead of a traceback (or, worse, being silently ignored).
+    """
     if cfg.name in BUILTIN:
-        return BUILTIN[cfg.name](**cfg.options) if cfg.options else BUILTIN[cfg.name]()
-    found = plugins(GUARDS)
-    if cfg.name not in found:
-        raise GuardConfigError(f"unknown guard {cfg.name!r}; known: {', '.join(sorted(set(BUILTIN) | set(found)))}")
-    guard = found[cfg.name]
-    if cfg.options:
+        guard: Any = BUILTIN[cfg.name]()
+    else:
+        found = plugins(GUARDS)
+        if cfg.name not in found:
+            known = ", ".join(sorted(set(BUILTIN) | set(found)))
+            raise GuardConfigError(f"unknown guard {cfg.name!r}; known: {known}")
+        guard = found[cfg.name]
+    options = _options(cfg, guard)
+    if options:
         configure = getattr(guard, "with_options", None)
         if configure is None:
             raise GuardConfigError(f"guard {cfg.name!r} takes no options")
-        guard = configure(**cfg.options)
+        try:
+            guard = configure(**options)
+        except (TypeError, ValueError) as exc:
+            raise GuardConfigError(f"guard {cfg.name!r}: {str(exc).splitlines()[0] if str(exc) else exc}") from None
     if not isinstance(guard, Guard):
         raise GuardConfigError(f"plug-in {cfg.name!r} does not implement the Guard protocol")
     return guard
+
+
+def chain_threshold(cfg: GuardConfig, guard: Any) -> float | None:
+    """The score at which the chain itself treats a verdict as negative (None: the guard's verdict decides).
+
+    A guard that applies a threshold option decides with it; comparing its score
+    again here with another number (0.5) would flag what it was told to allow.
+    """
+    if _takes_threshold(guard):
+        return None
+    return cfg.threshold if cfg.threshold is not None else DEFAULT_THRESHOLD
+
+
+class GuardOverloaded(Exception):
+    """A guard could not even start within its time: the gateway is overloaded, not the guard slow."""
 
 
 @dataclass(slots=True)
@@ -84,6 +137,7 @@ class ChainResult:
     outcomes: list[Outcome] = field(default_factory=list)
     blocked_by: str | None = None
     restore: dict[str, str] = field(default_factory=dict)
+    overloaded: bool = False  # refused because a guard could not run in time, not by a verdict
 
 
 @dataclass(slots=True)
@@ -92,6 +146,7 @@ class _Link:
     guard: Guard
     directions: frozenset[str]
     inline: bool = False
+    threshold: float | None = DEFAULT_THRESHOLD
 
 
 class GuardChain:
@@ -101,7 +156,8 @@ class GuardChain:
             guard = build_guard(cfg)
             dirs = frozenset(cfg.directions) if cfg.directions else frozenset(guard.directions)
             inline = cfg.inline if cfg.inline is not None else bool(getattr(guard, "inline_safe", False))
-            self.links.append(_Link(cfg, guard, dirs & frozenset(guard.directions), inline))
+            threshold = chain_threshold(cfg, guard)
+            self.links.append(_Link(cfg, guard, dirs & frozenset(guard.directions), inline, threshold))
         self.budget_ms = budget_ms
         self._executor = executor
         for link in self.links:  # load models/compile patterns now, not inside the first request's budget
@@ -115,6 +171,7 @@ class GuardChain:
                 "action": link.cfg.action,
                 "on_error": link.cfg.on_error,
                 "timeout_ms": link.cfg.timeout_ms,
+                "threshold": link.cfg.threshold if link.threshold is None else link.threshold,
                 "directions": sorted(link.directions),
             }
             for link in self.links
@@ -155,12 +212,16 @@ class GuardChain:
                 if link.inline:  # sub-millisecond guards: a thread hop would cost more than the check
                     verdict = link.guard.check(item)
                     if time.perf_counter() - t0 > timeout:
-                        raise TimeoutError  # late verdicts count as timeouts, as they would on the pool
+                        # The verdict exists: using it costs nothing more, and it is the truth, whereas
+                        # calling it a timeout made a CPU-starved process refuse benign requests
+                        # (on_error: closed) or pass hostile ones (open). The lateness is recorded.
+                        error = "late"
                 else:
-                    fut = loop.run_in_executor(self._executor, link.guard.check, item)
-                    verdict = await asyncio.wait_for(fut, timeout)
+                    verdict = await self._on_pool(loop, link.guard, item, timeout)
                 if not isinstance(verdict, GuardVerdict):
                     raise TypeError("guard returned no GuardVerdict")
+            except GuardOverloaded:
+                verdict, error = None, "overloaded"
             except TimeoutError:
                 error = "timeout"
             except Exception as exc:  # a broken guard is handled per its on_error setting
@@ -169,7 +230,14 @@ class GuardChain:
             outcome = Outcome(cfg.name, item.direction, cfg.action, "pass", ms=ms, error=error)
             result.outcomes.append(outcome)
             if verdict is None:
-                if cfg.action == "shadow" or cfg.on_error == "open":
+                if cfg.action == "shadow":
+                    outcome.effect = "error"
+                    continue
+                if error == "overloaded":  # never a silent pass, never a false guard block: a 503
+                    outcome.effect = "error"
+                    result.allowed, result.blocked_by, result.overloaded = False, cfg.name, True
+                    return result
+                if cfg.on_error == "open":
                     outcome.effect = "error"
                     continue
                 outcome.effect = "block"
@@ -177,7 +245,9 @@ class GuardChain:
                 return result
             outcome.score = float(verdict.score)
             outcome.reasons = [str(r)[:120] for r in verdict.reasons]
-            flagged = (not verdict.allowed) or (verdict.score >= cfg.threshold and verdict.score > 0)
+            flagged = (not verdict.allowed) or (
+                link.threshold is not None and verdict.score >= link.threshold and verdict.score > 0
+            )
             if not flagged:
                 continue
             if cfg.action == "shadow":
@@ -201,3 +271,27 @@ class GuardChain:
                 result.allowed, result.blocked_by = False, cfg.name
                 return result
         return result
+
+    async def _on_pool(
+        self, loop: asyncio.AbstractEventLoop, guard: Guard, item: GuardInput, timeout: float
+    ) -> GuardVerdict:
+        """Run a guard on the pool within `timeout`; `GuardOverloaded` when queueing ate its time.
+
+        Under overload the pool's queue, not the guard, uses up the budget; with
+        `on_error: open` that used to become a silent pass (prompts went through
+        unchecked exactly when the gateway was busiest). A guard that got less than
+        half its time to run is reported as overload, which the route answers with 503.
+        """
+        queued = time.perf_counter()
+        started: list[float] = []
+
+        def call() -> GuardVerdict:
+            started.append(time.perf_counter())
+            return guard.check(item)
+
+        try:
+            return await asyncio.wait_for(loop.run_in_executor(self._executor, call), timeout)
+        except TimeoutError:
+            if not started or started[0] - queued > timeout / 2:
+                raise GuardOverloaded from None
+            raise

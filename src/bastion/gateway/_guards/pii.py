@@ -34,7 +34,13 @@ class PIIGuard:
         self.entities = None if entities is None else tuple(entities)
         self.min_score = min_score
 
+    OPTIONS = frozenset({"entities", "min_score"})
+
     def with_options(self, **options: Any) -> PIIGuard:
+        """A configured copy; an unknown option is an error, not silently ignored (a typo would disable it)."""
+        unknown = sorted(set(options) - self.OPTIONS)
+        if unknown:
+            raise ValueError(f"unknown option(s) {', '.join(unknown)} (known: {', '.join(sorted(self.OPTIONS))})")
         return PIIGuard(entities=options.get("entities"), min_score=options.get("min_score"))
 
     def check(self, item: GuardInput) -> GuardVerdict:

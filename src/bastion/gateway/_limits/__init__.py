@@ -32,6 +32,8 @@ class Limiter(Protocol):
 
     async def add(self, checks: list[Check]) -> None: ...
 
+    async def refund(self, checks: list[Check], since: float) -> None: ...
+
     async def close(self) -> None: ...
 
 
@@ -74,6 +76,20 @@ class LocalLimiter:
             k = (c.name, c.window, int(now // c.window))
             counts[k] = counts.get(k, 0) + c.amount
 
+    async def refund(self, checks: list[Check], since: float) -> None:
+        """Give back `amount` to each counter's window of time `since`, if it is still current; never below 0."""
+        now = time.time()
+        counts = self._counts
+        for c in checks:
+            if _window(since, c.window) != _window(now, c.window):
+                continue
+            k = (c.name, c.window, _window(now, c.window))
+            left = counts.get(k, 0) - c.amount
+            if left > 0:
+                counts[k] = left
+            else:
+                counts.pop(k, None)
+
     def _sweep(self, now: float) -> None:
         self._last_sweep = now
         for k in [k for k in self._counts if k[2] < _window(now, k[1])]:
@@ -100,6 +116,18 @@ return 0
 """
 
 
+# A refund: give back at most what the counter holds, only where the key exists.
+_REFUND_LUA = """
+for i = 1, #KEYS do
+  local cur = tonumber(redis.call('GET', KEYS[i]) or '0')
+  if cur > 0 then
+    redis.call('DECRBY', KEYS[i], math.min(cur, tonumber(ARGV[i])))
+  end
+end
+return 0
+"""
+
+
 class RedisLimiter:
     """Counters shared by every replica through Redis (one Lua call per request)."""
 
@@ -109,6 +137,7 @@ class RedisLimiter:
         self._redis = aioredis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
         self._prefix = prefix
         self._script = self._redis.register_script(_LUA)
+        self._refund = self._redis.register_script(_REFUND_LUA)
 
     def _keys(self, checks: list[Check], now: float) -> list[str]:
         return [f"{self._prefix}:{c.name}:{c.window}:{_window(now, c.window)}" for c in checks]
@@ -135,6 +164,12 @@ class RedisLimiter:
             pipe.incrby(key, c.amount)
             pipe.expire(key, c.window + 5)
         await pipe.execute()
+
+    async def refund(self, checks: list[Check], since: float) -> None:
+        """Give back to the windows of time `since` (their keys name them, so a later window is untouched)."""
+        if not checks:
+            return
+        await self._refund(keys=self._keys(checks, since), args=[c.amount for c in checks])
 
     async def ping(self) -> bool:
         return bool(await self._redis.ping())

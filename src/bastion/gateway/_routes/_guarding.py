@@ -44,6 +44,11 @@ async def run_chain(
     """Run `chain` on `item` and record it; a block is noted and raised as a 400 naming the guard."""
     result = await chain.run(item, vault)
     record(gw, request, result)
+    if result.overloaded:  # a guard could not run in time: refuse, retryable, rather than pass unchecked
+        gw.note(request, decision="overloaded", blocked_by=result.blocked_by)
+        raise ApiError(
+            503, f"gateway overloaded: guard {result.blocked_by!r} could not run", "overloaded", {"Retry-After": "1"}
+        )
     if not result.allowed:
         gw.note(request, decision="blocked", blocked_by=result.blocked_by)
         what = "request blocked" if item.direction == "input" else "response withheld"

@@ -13,16 +13,18 @@ import json
 import os
 import time
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
-from bastion.gateway._context import ApiError, Gateway, estimate_tokens, read_json
+from bastion.gateway._context import ApiError, Gateway, read_json
 from bastion.gateway._guards.chain import ChainResult, GuardChain
 from bastion.gateway._guards.pii import StreamRestorer, restore
 from bastion.gateway._guards.stream import StreamBlocked, WindowedOutput
 from bastion.gateway._routes._guarding import guard_input, record, run_chain
+from bastion.gateway._routes._validate import TOOL_ROLES, chat_request, completion_request, embeddings_request
 from bastion.gateway._routes.schemas import ERRORS, body_schema
 from bastion.gateway._settings import LLMModel
 from bastion.gateway._upstream import UpstreamError, UpstreamResponse, UpstreamStream, UpstreamTimeout
@@ -82,42 +84,23 @@ async def _guard_messages(
     who: Any,
     model: LLMModel,
     vault: dict[str, str],
-) -> int:
-    messages = body.get("messages")
-    if not isinstance(messages, list) or not messages or len(messages) > 4096:
-        raise ApiError(400, "'messages' must be a non-empty list")
-    chars = 0
-    for msg in messages:
-        if not isinstance(msg, dict) or not isinstance(msg.get("role"), str):
-            raise ApiError(400, "each message must be an object with a 'role'")
-        source = "tool" if msg["role"] in ("tool", "function") else "user"
+) -> None:
+    """Run the input chain on every text of the messages (already checked by `chat_request`)."""
+    if not chain.has("input"):
+        return
+    for msg in body["messages"]:
+        source = "tool" if msg["role"] in TOOL_ROLES else "user"
         content = msg.get("content")
         if isinstance(content, str):
-            chars += len(content)
-            if chain.has("input"):
-                msg["content"] = await _guard_text(
-                    gw, request, chain, "input", content, who, model.name, vault, source, model.system_prompt
-                )
+            msg["content"] = await _guard_text(
+                gw, request, chain, "input", content, who, model.name, vault, source, model.system_prompt
+            )
         elif isinstance(content, list):
             for part in content:
                 if isinstance(part, dict) and part.get("type") == "text" and isinstance(part.get("text"), str):
-                    chars += len(part["text"])
-                    if chain.has("input"):
-                        part["text"] = await _guard_text(
-                            gw,
-                            request,
-                            chain,
-                            "input",
-                            part["text"],
-                            who,
-                            model.name,
-                            vault,
-                            source,
-                            model.system_prompt,
-                        )
-        elif content is not None:
-            raise ApiError(400, "message 'content' must be a string, a list of parts or null")
-    return chars
+                    part["text"] = await _guard_text(
+                        gw, request, chain, "input", part["text"], who, model.name, vault, source, model.system_prompt
+                    )
 
 
 def _upstream_headers(model: LLMModel) -> dict[str, str]:
@@ -164,13 +147,24 @@ def _upstream_json(resp: UpstreamResponse) -> dict[str, Any]:
     return data
 
 
-async def _finish(gw: Gateway, request: Request, who: Any, data: dict[str, Any]) -> None:
+@dataclass(slots=True)
+class Reservation:
+    """Completion tokens counted against the limits before the call (max_tokens × n), and when."""
+
+    tokens: int = 0
+    at: float = 0.0
+    settled: bool = False
+
+
+async def _finish(gw: Gateway, request: Request, who: Any, data: dict[str, Any], held: Reservation) -> None:
     usage = data.get("usage")
     if isinstance(usage, dict):
         prompt, completion = usage.get("prompt_tokens"), usage.get("completion_tokens")
-        if isinstance(completion, int):
+        if isinstance(completion, int) and not isinstance(completion, bool) and completion >= 0:
             gw.metrics.tokens.labels("completion").inc(completion)
-            await gw.charge_tokens(who, completion)
+            if not held.settled:
+                held.settled = True
+                await gw.settle_tokens(who, completion, held.tokens, held.at)
         if isinstance(prompt, int):
             gw.metrics.tokens.labels("prompt").inc(prompt)
         gw.note(request, tokens={"prompt": prompt, "completion": completion})
@@ -219,29 +213,32 @@ async def completions(request: Request) -> Response:
 async def _completion(request: Request, path: str, *, chat: bool) -> Response:
     gw = _gw(request)
     who = await gw.authenticate(request)
-    body = await read_json(request, gw)
+    body = await read_json(request, gw)  # before a slot is taken: slow uploads must not hold one
     model = _model(gw, request, body)
     _check_access(gw, request, who, model, "invoke", "llm")
     chain = gw.chain_for(f"llm:{model.name}")
     vault: dict[str, str] = {}
     stream = body.get("stream", False)
     if not isinstance(stream, bool):
-        raise ApiError(400, "'stream' must be a boolean")
-    if chat:
-        chars = await _guard_messages(gw, request, chain, body, who, model, vault)
-    else:
-        prompt = body.get("prompt")
-        prompts = [prompt] if isinstance(prompt, str) else prompt
-        if not isinstance(prompts, list) or not prompts or not all(isinstance(p, str) for p in prompts):
-            raise ApiError(400, "'prompt' must be a string or a list of strings")
-        chars = sum(len(p) for p in prompts)
-        if chain.has("input"):
-            prompts = [await _guard_text(gw, request, chain, "input", p, who, model.name, vault) for p in prompts]
-        body["prompt"] = prompts[0] if isinstance(prompt, str) else prompts
-    await gw.enforce_limits(request, who, estimate_tokens("x" * chars))
+        raise ApiError(400, "'stream' must be a boolean", param="stream")
+    held = Reservation()
+    async with gw.admitted(request):
+        if chat:
+            shape = chat_request(body, gw.settings)
+            # Limits first: a request that cannot pass costs no guard time.
+            await gw.enforce_limits(request, who, _tokens(shape.chars), shape.reserve)
+            held.tokens, held.at = shape.reserve, time.time()
+            await _guard_messages(gw, request, chain, body, who, model, vault)
+        else:
+            prompts, shape = completion_request(body, gw.settings)
+            await gw.enforce_limits(request, who, _tokens(shape.chars), shape.reserve)
+            held.tokens, held.at = shape.reserve, time.time()
+            if chain.has("input"):
+                prompts = [await _guard_text(gw, request, chain, "input", p, who, model.name, vault) for p in prompts]
+            body["prompt"] = prompts[0] if isinstance(body.get("prompt"), str) else prompts
     gw.note(request, decision="allowed", stream=stream)
     if stream:
-        return await _stream(gw, request, who, model, path, body, chain, vault, chat)
+        return await _stream(gw, request, who, model, path, body, chain, vault, chat, held)
     data = _upstream_json(await _post(gw, model, path, body))
     choices = data.get("choices")
     if isinstance(choices, list):
@@ -254,8 +251,13 @@ async def _completion(request: Request, path: str, *, chat: bool) -> Response:
                 if chain.has("output"):
                     text = await _guard_text(gw, request, chain, "output", text, who, model.name, vault)
                 holder[field] = restore(text, vault)
-    await _finish(gw, request, who, data)
+    await _finish(gw, request, who, data, held)
     return JSONResponse(data)
+
+
+def _tokens(chars: int) -> int:
+    """The prompt-token estimate of `estimate_tokens`, from a character count."""
+    return max(1, chars // 4)
 
 
 def _sse(data: dict[str, Any]) -> bytes:
@@ -272,6 +274,7 @@ async def _stream(
     chain: GuardChain,
     vault: dict[str, str],
     chat: bool,
+    held: Reservation,
 ) -> Response:
     payload = _payload(model, body)
     try:
@@ -379,7 +382,7 @@ async def _stream(
                         ):
                             quiet = False
                     if isinstance(chunk.get("usage"), dict):
-                        await _finish(gw, request, who, chunk)
+                        await _finish(gw, request, who, chunk, held)
                     if quiet:  # only withheld text in it: nothing to send yet
                         continue
                     yield _sse(chunk)
@@ -433,30 +436,17 @@ async def embeddings(request: Request) -> Response:
     model = _model(gw, request, body)
     _check_access(gw, request, who, model, "embed", "embeddings")
     chain = gw.chain_for(f"llm:{model.name}")
-    raw = body.get("input")
     vault: dict[str, str] = {}
-    if isinstance(raw, str):
-        texts: list[Any] = [raw]
-    elif isinstance(raw, list) and raw:
-        texts = raw
-    else:
-        raise ApiError(400, "'input' must be a string or a non-empty list")
-    chars = 0
-    out: list[Any] = []
-    for t in texts:
-        if isinstance(t, str):
-            chars += len(t)
-            out.append(
-                await _guard_text(gw, request, chain, "input", t, who, model.name, vault) if chain.has("input") else t
-            )
-        elif isinstance(t, int) or (isinstance(t, list) and all(isinstance(x, int) for x in t)):
-            chars += 4 * (len(t) if isinstance(t, list) else 1)
-            out.append(t)  # token ids: nothing a text guard can read
-        else:
-            raise ApiError(400, "'input' items must be strings or token lists")
-    body["input"] = out[0] if isinstance(raw, str) else out
-    await gw.enforce_limits(request, who, estimate_tokens("x" * chars))
+    async with gw.admitted(request):
+        items, chars = embeddings_request(body, gw.settings)  # count and size first: each item is a guard run
+        await gw.enforce_limits(request, who, _tokens(chars))
+        if chain.has("input"):
+            out = [
+                await _guard_text(gw, request, chain, "input", t, who, model.name, vault) if isinstance(t, str) else t
+                for t in items
+            ]
+            body["input"] = out[0] if isinstance(body["input"], str) else out
     gw.note(request, decision="allowed")
     data = _upstream_json(await _post(gw, model, "/embeddings", body))
-    await _finish(gw, request, who, data)
+    await _finish(gw, request, who, data, Reservation())
     return JSONResponse(data)

@@ -124,15 +124,16 @@ async def predict(model: str, request: Request) -> JSONResponse:
         gw.note(request, decision="forbidden")
         raise ApiError(404, "model not found", "not_found_error")
     gw.authorize(request, who, f"model:{model}", "predict", tenant, "predict")
-    body = await read_json(request, gw)
-    rows = _rows(body, cfg)
-    await gw.enforce_limits(request, who, len(rows))
+    body = await read_json(request, gw)  # before a slot is taken: slow uploads must not hold one
     chain = gw.chain_for(f"predict:{model}")
-    features: Any = rows
-    if chain.has("input"):
-        item = guard_input(request, who, model, "input", features=rows)
-        res = await run_chain(gw, request, chain, item)
-        features = res.outputs if res.outputs is not None else rows
+    async with gw.admitted(request):
+        rows = _rows(body, cfg)
+        await gw.enforce_limits(request, who, len(rows))
+        features: Any = rows
+        if chain.has("input"):
+            item = guard_input(request, who, model, "input", features=rows)
+            res = await run_chain(gw, request, chain, item)
+            features = res.outputs if res.outputs is not None else rows
     gw.note(request, decision="allowed", rows=len(rows))
     runner = gw.classic.get(model)
     if runner is None:

@@ -17,7 +17,12 @@ _ERROR = {
                 "properties": {
                     "error": {
                         "type": "object",
-                        "properties": {"message": {"type": "string"}, "type": {"type": "string"}},
+                        "properties": {
+                            "message": {"type": "string"},
+                            "type": {"type": "string"},
+                            "param": {"type": ["string", "null"]},
+                            "code": {"type": ["string", "null"]},
+                        },
                         "required": ["message", "type"],
                     }
                 },
@@ -40,6 +45,7 @@ ERRORS: dict[int | str, dict[str, Any]] = {
         423: "Account locked",
         429: "Rate limit or brute-force throttle",
         502: "Upstream failed",
+        503: "Overloaded: no admission slot (retry after Retry-After seconds)",
         504: "Upstream timed out",
     }.items()
 }
@@ -57,7 +63,10 @@ SCHEMAS: dict[str, dict[str, Any]] = {
                     "type": "object",
                     "required": ["role"],
                     "properties": {
-                        "role": {"type": "string"},
+                        "role": {
+                            "type": "string",
+                            "enum": ["system", "user", "assistant", "tool", "developer", "function"],
+                        },
                         "content": {
                             "anyOf": [{"type": "string"}, {"type": "array", "items": _TEXT_PART}, {"type": "null"}]
                         },
@@ -65,7 +74,9 @@ SCHEMAS: dict[str, dict[str, Any]] = {
                 },
             },
             "stream": {"type": "boolean"},
-            "max_tokens": {"type": "integer"},
+            "max_tokens": {"type": "integer", "minimum": 1},
+            "max_completion_tokens": {"type": "integer", "minimum": 1},
+            "n": {"type": "integer", "minimum": 1},
             "temperature": {"type": "number"},
         },
     },
@@ -76,7 +87,8 @@ SCHEMAS: dict[str, dict[str, Any]] = {
             "model": {"type": "string"},
             "prompt": {"anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]},
             "stream": {"type": "boolean"},
-            "max_tokens": {"type": "integer"},
+            "max_tokens": {"type": "integer", "minimum": 1},
+            "n": {"type": "integer", "minimum": 1},
         },
     },
     "EmbeddingRequest": {

@@ -1,0 +1,126 @@
+"""Admission control: bounded work in flight, a bounded queue, and an immediate 503 + Retry-After beyond it."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from unittest import mock
+
+import httpx
+import pytest
+from gw_helpers import auth, base_settings, issue
+from gw_upstream import serve
+
+from bastion.core.plugins import GuardInput, GuardVerdict
+from bastion.core.store import Store
+from bastion.gateway import create_app, request_log, verify_request_log
+from bastion.gateway._admission import Admission, Overloaded
+from bastion.gateway._guards import chain as chain_mod
+
+CHAT = {"model": "echo", "messages": [{"role": "user", "content": "hello"}]}
+
+
+class Gate:
+    """A guard that holds every request until the test opens the gate (an overloaded guard stage)."""
+
+    name = "gate"
+    directions = frozenset({"input"})
+
+    def __init__(self) -> None:
+        self.open = threading.Event()
+        self.entered = threading.Event()
+
+    def check(self, item: GuardInput) -> GuardVerdict:
+        if item.text != "warm up":
+            self.entered.set()
+            self.open.wait(10)
+        return GuardVerdict(allowed=True)
+
+
+def test_admission_queue_is_bounded_and_fifo() -> None:
+    async def scenario() -> list[str]:
+        adm = Admission(limit=1, queue=2, wait_s=5)
+        order: list[str] = []
+        await adm.acquire()
+
+        async def waiter(name: str) -> None:
+            await adm.acquire()
+            order.append(name)
+            adm.release()
+
+        tasks = [asyncio.ensure_future(waiter(n)) for n in ("a", "b")]
+        await asyncio.sleep(0)
+        with pytest.raises(Overloaded) as full:
+            await adm.acquire()  # two already waiting: refused at once
+        assert full.value.reason == "queue_full" and adm.waiting == 2
+        adm.release()
+        await asyncio.gather(*tasks)
+        assert adm.active == 0 and adm.waiting == 0
+        return order
+
+    assert asyncio.run(scenario()) == ["a", "b"]
+
+
+def test_admission_wait_is_bounded_and_cancellation_frees_the_place() -> None:
+    async def scenario() -> None:
+        adm = Admission(limit=1, queue=5, wait_s=0.05)
+        await adm.acquire()
+        with pytest.raises(Overloaded) as late:
+            await adm.acquire()
+        assert late.value.reason == "queue_timeout" and adm.waiting == 0
+        adm.wait_s = 5
+        task = asyncio.ensure_future(adm.acquire())
+        await asyncio.sleep(0)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        assert adm.waiting == 0
+        adm.release()
+        assert adm.active == 0
+
+    asyncio.run(scenario())
+
+
+def test_overloaded_gateway_answers_503_at_once_and_serves_what_it_admitted(
+    sqlite_store: Store, upstream_url: str
+) -> None:
+    gate = Gate()
+    with mock.patch.object(chain_mod, "plugins", return_value={"gate": gate}):
+        settings = base_settings(
+            upstream_url,
+            guards=[{"name": "gate", "timeout_ms": 20_000}],
+            guard_budget_ms=20_000,
+            max_concurrent_requests=1,
+            max_queued_requests=1,
+            queue_timeout_s=60,
+        )
+        app = create_app(settings, sqlite_store)
+    key = issue(sqlite_store, "acme", "application")
+    with serve(app) as url, ThreadPoolExecutor(4) as pool:
+
+        def post() -> httpx.Response:
+            return httpx.post(url + "/v1/chat/completions", json=CHAT, headers=auth(key), timeout=30)
+
+        first = pool.submit(post)
+        assert gate.entered.wait(10)  # the one slot is taken
+        gw = app.state.gateway
+        second = pool.submit(post)  # waits in the queue
+        for _ in range(1000):
+            if gw.admission.waiting == 1:
+                break
+            threading.Event().wait(0.01)
+        assert gw.admission.waiting == 1
+        third = post()  # queue full: refused at once, not after the gate opens
+        assert not first.done()
+        assert third.status_code == 503 and third.headers["retry-after"] == "1"
+        assert third.json()["error"]["type"] == "overloaded"
+        gate.open.set()
+        assert first.result().status_code == 200 and second.result().status_code == 200
+        assert post().status_code == 200
+        assert gw.admission.active == 0
+    assert gw.audit.flush()
+    records = request_log(sqlite_store, "gw")
+    assert sorted(r["status"] for r in records[-4:]) == [200, 200, 200, 503]
+    assert any(r["decision"] == "overloaded" for r in records[-4:])
+    assert verify_request_log(sqlite_store, "gw") == []
