@@ -41,6 +41,23 @@ def _new(kind: str) -> Any:
     raise DecompressError(f"unsupported compression {kind}")
 
 
+def _zip_lzma(data: Any) -> tuple[Any, Any]:
+    """A zip LZMA member (method 14) as `zipfile` reads it: 2-byte version, 2-byte properties
+    size, LZMA1 properties, then a raw LZMA1 stream. Returns (decompressor, stream)."""
+    view = memoryview(data)
+    if len(view) < 4:
+        raise DecompressError("zip LZMA member is truncated")
+    psize = int.from_bytes(view[2:4], "little")
+    if len(view) < 4 + psize:
+        raise DecompressError("zip LZMA properties are truncated")
+    try:
+        filt = lzma._decode_filter_properties(lzma.FILTER_LZMA1, bytes(view[4 : 4 + psize]))  # type: ignore[attr-defined]
+        dec = lzma.LZMADecompressor(lzma.FORMAT_RAW, filters=[filt])
+    except (lzma.LZMAError, ValueError, TypeError) as exc:
+        raise DecompressError(f"zip LZMA properties are invalid: {exc}") from None
+    return dec, view[4 + psize :]
+
+
 def decompress(ctx: ScanContext, data: Any, kind: str, limit: int | None = None) -> tuple[bytes, bool]:
     """Inflate `data`; returns (output, complete). Stops at the budget with `complete=False`.
 
@@ -50,7 +67,11 @@ def decompress(ctx: ScanContext, data: Any, kind: str, limit: int | None = None)
     out = bytearray()
     view = memoryview(data)
     pos = 0
-    dec = _new(kind)
+    if kind == "zip-lzma":
+        dec, view = _zip_lzma(data)
+        kind = S.LZMA
+    else:
+        dec = _new(kind)
     try:
         while True:
             ctx.check_time()
@@ -66,7 +87,7 @@ def decompress(ctx: ScanContext, data: Any, kind: str, limit: int | None = None)
                 out += piece
             if _eof(dec):
                 rest = _unused(dec) + bytes(view[pos:])
-                if kind == S.GZIP and rest[:2] == b"\x1f\x8b":
+                if _next_stream(kind, rest):
                     dec = _new(kind)
                     view = memoryview(rest)
                     pos = 0
@@ -78,6 +99,22 @@ def decompress(ctx: ScanContext, data: Any, kind: str, limit: int | None = None)
         return bytes(out), False
     except (zlib.error, OSError, EOFError, lzma.LZMAError, ValueError, RuntimeError) as exc:
         raise DecompressError(f"{kind} stream is corrupt: {exc}") from None
+
+
+def _next_stream(kind: str, rest: bytes) -> bool:
+    """Whether the loader reads on after a finished stream, as its reader does.
+
+    `gzip.open` follows gzip members; `bz2`/`lzma` file objects (and joblib's, which are
+    those) read every concatenated stream and ignore trailing bytes that are not one.
+    joblib's zlib reader stops after the first stream, and so does a raw zip member.
+    """
+    if kind == S.GZIP:
+        return rest[:2] == b"\x1f\x8b"
+    if kind == S.BZ2:
+        return rest[:3] == b"BZh"
+    if kind in (S.XZ, S.LZMA):
+        return rest[:6] == b"\xfd7zXZ\x00" or rest[:2] == b"\x5d\x00"
+    return False
 
 
 def _feed(dec: Any, kind: str, chunk: bytes, max_length: int) -> bytes:

@@ -8,6 +8,7 @@ pickle cannot multiply the limits by nesting them.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -48,16 +49,28 @@ class ScanContext:
     decompressed: int = 0
     nested_pickles: int = 0
     strict: bool = True  # explicit model scan: unrecognised inner content is a finding
+    # The clock is injectable so budget behaviour is tested deterministically (a fake clock
+    # that advances per check), never with wall-clock thresholds.
+    clock: Callable[[], float] = time.monotonic
     _seen: set[tuple[str, str, str]] = field(default_factory=set)
     _per_rule: dict[str, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not self.deadline:
-            self.deadline = time.monotonic() + self.limits.time_budget_s
+            self.deadline = self.clock() + self.limits.time_budget_s
 
     def check_time(self) -> None:
-        if time.monotonic() > self.deadline:
+        if self.clock() > self.deadline:
             raise ScanTimeout
+
+    def child(self) -> ScanContext:
+        """A scratch context with its own findings but this one's deadline, clock and limits.
+
+        Used for speculative parses (is this a pickle? what would plain `pickle.load`
+        do here?) whose findings are merged only when they matter; sharing the clock
+        keeps an injected test clock and the real deadline consistent.
+        """
+        return ScanContext(self.uri, self.limits, deadline=self.deadline, strict=self.strict, clock=self.clock)
 
     def charge_decompressed(self, n: int) -> None:
         self.decompressed += n

@@ -43,13 +43,69 @@ def scan_blob(ctx: ScanContext, data: Any, pointer: str, depth: int = 0, *, top:
     head = bytes(data[:512])
     tail = bytes(data[-(65535 + 22) :]) if top else b""
     fmt = S.sniff(head, len(data), tail)
-    if fmt is None:
-        return False
     try:
+        if fmt is None:
+            return _speculative_pickle(ctx, data, pointer, depth) or (top and _tensorflow_checkpoint(ctx, data))
         _ROUTES[fmt](ctx, data, pointer, depth)
     except LimitReached as exc:
         ctx.limit(pointer, str(exc))
     return True
+
+
+def _speculative_pickle(ctx: ScanContext, data: Any, pointer: str, depth: int) -> bool:
+    """Whether content no magic identified is a pickle after all; if so its findings are kept.
+
+    `pickle.load` needs no protocol header: a stream may open with FRAME, SHORT_BINUNICODE or
+    protocol-0 text, and the head sniff cannot tell all of those from other binaries. So the
+    whole stream is interpreted in a scratch context. It counts as a pickle when it parses to
+    STOP (a loader accepts it) or when, before breaking, it reached a callable or nested
+    payload (a loader runs those before it meets the break). Anything else fails at an opcode
+    that does nothing, so it is left to the caller as unrecognised content.
+    """
+    if len(data) < 2:
+        return False
+    scratch = ctx.child()
+    results = _pickles(scratch, data, pointer, depth)
+    if not results[0].ok:
+        # A name that is not a dotted identifier (CSV read as INST) cannot be imported: no effect.
+        reached = any(_IMPORTABLE.match(g) for r in results for g in r.globals) or any(
+            f.rule_id in _EFFECT_RULES for f in scratch.findings
+        )
+        if not reached:
+            return False
+    _merge(ctx, scratch)
+    return True
+
+
+_IMPORTABLE = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)+$")
+_EFFECT_RULES = {R.DANGEROUS_CALLABLE.id, R.NESTED_PICKLE.id, R.GLOBAL_MUTATION.id, R.UNRESOLVED_CALLABLE.id}
+
+
+def _merge(ctx: ScanContext, scratch: ScanContext) -> None:
+    for f in scratch.findings:
+        key = (f.rule_id, f.location.pointer or "", f.evidence or "")
+        if key not in ctx._seen:
+            ctx._seen.add(key)
+            ctx.findings.append(f)
+
+
+_TF_SHARD = re.compile(r"(^|/)variables\.data-\d{5}-of-\d{5}$")
+_SSTABLE_MAGIC = (0xDB4775248B80FB57).to_bytes(8, "little")
+
+
+def _tensorflow_checkpoint(ctx: ScanContext, data: Any) -> bool:
+    """TensorFlow checkpoint files of a SavedModel (`variables/`), recognised by structure.
+
+    `variables.index` is a LevelDB-style table (48-byte footer ending in its magic number);
+    `variables.data-NNNNN-of-NNNNN` shards are raw tensor bytes addressed by that index, with
+    no magic of their own, so a shard is accepted by its name only after its content failed to
+    parse as anything a loader would execute (the speculative pickle parse ran first). TensorFlow
+    reads both as data through C++ readers; neither can carry code.
+    """
+    size = len(data)
+    if size >= 48 and bytes(data[size - 8 : size]) == _SSTABLE_MAGIC:
+        return True
+    return bool(_TF_SHARD.search(ctx.uri))
 
 
 # ---------------------------------------------------------------------- pickles
@@ -65,9 +121,8 @@ def _pickles(ctx: ScanContext, data: Any, pointer: str, depth: int, *, torchscri
     pos = first.end
     n_extra = 4 if legacy else 16
     for _ in range(n_extra):
-        if pos >= len(data) - 1:
-            break
-        if not legacy and not (data[pos] == 0x80 and data[pos + 1] <= 5):
+        # No header check: `pickle.load` reads a next pickle whatever opcode it opens with.
+        if pos >= len(data):
             break
         before = len(ctx.findings)
         res = PickleAnalyser(ctx, join_pointer(pointer, f"pickle@{pos}"), joblib=True, depth=depth).analyse(data, pos)
@@ -80,13 +135,64 @@ def _pickles(ctx: ScanContext, data: Any, pointer: str, depth: int, *, torchscri
     return results
 
 
+_LEGACY_MAGIC_BIN = b"\x8a\x0a" + _LEGACY_TORCH_MAGIC.to_bytes(10, "little")
+_LEGACY_MAGIC_TEXT = b"L%dL\n" % _LEGACY_TORCH_MAGIC
+
+
 def _is_legacy_torch(data: Any) -> bool:
-    head = bytes(data[:16])
-    return head[:3] == b"\x80\x02\x8a" and int.from_bytes(head[4 : 4 + head[3]], "little") == _LEGACY_TORCH_MAGIC
+    """Whether the first pickle is legacy `torch.save`'s magic number, however it is encoded.
+
+    Legacy `torch.load` then reads four more pickles (protocol, sys_info, the object, the
+    storage keys); the magic pickle needs no protocol header, so neither does this test.
+    """
+    head = bytes(data[:64])
+    for start in (0, 2):
+        if start and not (head[0] == 0x80 and head[1] <= 5):
+            continue
+        if head[start:].startswith((_LEGACY_MAGIC_BIN, _LEGACY_MAGIC_TEXT)):
+            return True
+    return False
 
 
 def _route_pickle(ctx: ScanContext, data: Any, pointer: str, depth: int) -> None:
     _pickles(ctx, data, pointer, depth)
+
+
+def _route_safetensors(ctx: ScanContext, data: Any, pointer: str, depth: int) -> None:
+    """safetensors, plus whatever `pickle.load` would run if the file is also a pickle.
+
+    A safetensors length prefix is eight arbitrary bytes; a crafted one can open a pickle
+    (SHORT_BINUNICODE swallowing the header, ...). The pickle reading is kept only when it
+    loads or reaches a callable, so a genuine file pays one failed opcode.
+    """
+    scan_safetensors(ctx, data, pointer)
+    _speculative_pickle(ctx, data, pointer, depth)
+
+
+def _route_joblib_zfile(ctx: ScanContext, data: Any, pointer: str, depth: int) -> None:
+    """joblib < 0.9.3 compressed pickles, read as `numpy_pickle_compat.read_zfile` reads them.
+
+    `ZF`, the decompressed length in 19 hexadecimal characters (one optional space), then one
+    zlib stream; joblib unpickles the result, so it is analysed as a pickle whatever it looks like.
+    """
+    head = bytes(data[2:21])
+    try:
+        length = int(head, 16)
+    except ValueError:
+        ctx.add(R.CONTAINER_MALFORMED, pointer, "joblib ZF header has no hexadecimal length")
+        return
+    start = 22 if bytes(data[21:22]) == b" " else 21
+    inner = join_pointer(pointer, "zlib")
+    try:
+        out, complete = decompress(ctx, data[start:], S.ZLIB)
+    except DecompressError as exc:
+        ctx.add(R.CONTAINER_MALFORMED, pointer, str(exc))
+        return
+    if not complete:
+        ctx.limit(pointer, "joblib ZF stream inflates beyond the decompression limit")
+    elif len(out) != length:
+        ctx.add(R.CONTAINER_MALFORMED, pointer, f"joblib ZF header says {length} bytes, stream holds {len(out)}")
+    _pickles(ctx, out, inner, depth + 1)
 
 
 # ---------------------------------------------------------------------- compressed streams
@@ -108,6 +214,15 @@ def _route_compressed(kind: str) -> Any:
 
 # ---------------------------------------------------------------------- zip family
 def _route_zip(ctx: ScanContext, data: Any, pointer: str, depth: int) -> None:
+    """Every member is read the way its loader reads it and identified by its whole content.
+
+    Nothing is judged from a look-ahead: a member the sniffer cannot read in 512 bytes (bzip2 or
+    LZMA in an `.npz`, a deflate stream opening with thousands of empty blocks) is inflated in
+    full, within the member and decompression limits. The one skip is tensor storage of a real
+    PyTorch archive: records under `<prefix>data/` that the archive's `data.pkl` references as
+    storages (persistent ids). Those are bounds-checked, never read, which keeps multi-GiB
+    checkpoints fast; any other record, in any zip, is scanned.
+    """
     try:
         entries = read_directory(ctx, data, pointer)
     except ZipError as exc:
@@ -122,63 +237,89 @@ def _route_zip(ctx: ScanContext, data: Any, pointer: str, depth: int) -> None:
     )
     by_name = {e.name: e for e in entries}
     is_keras = "config.json" in names and ({"metadata.json", "model.weights.h5"} & names)
-    data_entries: set[str] = set()
-    for e in entries:
-        if e.name.endswith(".pkl") or e.name.endswith("/data.pkl"):
-            prefix = e.name[: -len("data.pkl")] if e.name.endswith("data.pkl") else None
-            if prefix is not None:
-                data_entries.update(n for n in names if n.startswith(prefix + "data/"))
+    storages: set[str] = set()
+    done: set[int] = set()
+    for e in entries:  # PyTorch pickles first: they say which records are tensor storage
+        if not (e.name == "data.pkl" or e.name.endswith("/data.pkl")):
+            continue
+        ctx.check_time()
+        done.add(e.index)
+        ptr = join_pointer(pointer, e.name)
+        raw = _read_zip_member(ctx, data, e, pointer)
+        if raw is None:
+            continue
+        prefix = e.name[: -len("data.pkl")]
+        results = _pickles(ctx, raw, ptr, depth + 1, torchscript=torchscript)
+        if prefix + "version" in names or prefix + ".data/version" in names:
+            storages |= _check_storages(ctx, results, by_name, prefix, ptr)
     for e in entries:
         ctx.check_time()
-        if e.name.endswith("/") or e.name in data_entries:
-            continue  # tensor storage: bounds-checked from the pickle, never read
+        if e.index in done or e.name.endswith("/") or e.name in storages:
+            continue
         ptr = join_pointer(pointer, e.name)
         if is_keras and e.name == "config.json":
-            raw = read_member(ctx, data, e, pointer, limit=64 * 1024**2)
+            raw = _read_zip_member(ctx, data, e, pointer, limit=64 * 1024**2)
             if raw is not None:
                 scan_keras_json(ctx, raw, ptr)
             continue
         if torchscript and e.name.endswith(".py") and "/code/" in f"/{e.name}":
-            raw = read_member(ctx, data, e, pointer, limit=64 * 1024**2)
+            raw = _read_zip_member(ctx, data, e, pointer, limit=64 * 1024**2)
             if raw is not None:
                 for m in _TS_SUSPICIOUS.finditer(raw):
                     ctx.add(R.TORCHSCRIPT_OP, ptr, f"TorchScript code uses {printable(m.group(0), 60)}")
             continue
-        head = _member_head(ctx, data, e, pointer)
-        if head is None:
+        raw = _read_zip_member(ctx, data, e, pointer)
+        if raw is None or not raw:
             continue
-        fmt = S.sniff(head, e.usize)
-        if fmt is None:
-            continue
-        raw = read_member(ctx, data, e, pointer)
-        if raw is None:
-            continue
-        if fmt == S.PICKLE:
-            results = _pickles(ctx, raw, ptr, depth + 1, torchscript=torchscript)
-            if e.name.endswith("data.pkl"):
-                _check_storages(ctx, results, by_name, e.name[: -len("data.pkl")], ptr)
+        if e.name.endswith(".pkl"):  # loaders unpickle these by name, whatever the bytes look like
+            _pickles(ctx, raw, ptr, depth + 1, torchscript=torchscript)
         else:
             scan_blob(ctx, raw, ptr, depth + 1)
 
 
-def _member_head(ctx: ScanContext, data: Any, e: Entry, pointer: str) -> bytes | None:
-    if e.method == 0:
-        if e.data_offset < 0:
-            return None
-        return bytes(data[e.data_offset : e.data_offset + min(512, e.csize)])
-    if e.method == 8:
-        try:
-            out, _ = decompress(ctx, data[e.data_offset : e.data_offset + min(e.csize, 65536)], "deflate", limit=512)
-        except DecompressError:
-            return b""  # read_member reports the corruption
-        return out
-    return b""
+def _read_zip_member(ctx: ScanContext, data: Any, e: Entry, pointer: str, limit: int | None = None) -> bytes | None:
+    """Member bytes as a loader gets them; encrypted members are reported honestly.
+
+    PyTorch's reader ignores the encryption flag and hands the stored bytes to the
+    unpickler, while `zipfile` (NumPy, Keras) refuses the member without a password. So a
+    flagged member is read as PyTorch would read it: when that verifies (CRC of the raw
+    bytes, or a clean inflate) the flag is a lie and is tampering, and the bytes are
+    scanned. When it does not, the member really is encrypted: its plaintext is out of
+    reach of every loader as much as of the scanner. Whatever PyTorch would still unpickle
+    (the raw bytes) is analysed speculatively, and the member gets `model.container.encrypted`
+    at MEDIUM: the honest statement that content was not inspected, without failing
+    benign password-protected archives on a tampering claim they do not deserve.
+    """
+    if not e.flags & 0x1:
+        return read_member(ctx, data, e, pointer, limit=limit)
+    ptr = join_pointer(pointer, e.name)
+    scratch = ctx.child()
+    raw = read_member(scratch, data, e, pointer, limit=limit)
+    verified = raw is not None and not any(
+        f.rule_id in (R.CONTAINER_TAMPERED.id, R.CONTAINER_MALFORMED.id) for f in scratch.findings
+    )
+    if verified:
+        _merge(ctx, scratch)
+        ctx.add(
+            R.CONTAINER_TAMPERED,
+            ptr,
+            "encryption flag set on a plaintext member; PyTorch ignores it while zipfile-based scanners refuse it",
+        )
+        return raw
+    ctx.add(R.CONTAINER_ENCRYPTED, ptr, "member is encrypted; its content cannot be inspected")
+    if e.method == 0 and e.data_offset >= 0 and e.data_offset + e.csize <= len(data):
+        _speculative_pickle(ctx, bytes(data[e.data_offset : e.data_offset + e.csize]), ptr, 1)
+    return None
 
 
 def _check_storages(
     ctx: ScanContext, results: list[PickleResult], by_name: dict[str, Entry], prefix: str, ptr: str
-) -> None:
-    """Each storage a PyTorch pickle references must exist and be large enough."""
+) -> set[str]:
+    """Each storage a PyTorch pickle references must exist and be large enough.
+
+    Returns the record names referenced as storages: the only records the zip reader may skip.
+    """
+    referenced: set[str] = set()
     numel_of: dict[str, int] = {}
     for res in results:
         for pid in res.persistent_ids:
@@ -199,6 +340,7 @@ def _check_storages(
                 )
                 continue
             numel_of[key] = numel
+            referenced.add(entry.name)
             if entry.usize < numel * elsize:
                 ctx.add(
                     R.TENSOR_BOUNDS,
@@ -225,6 +367,7 @@ def _check_storages(
                     join_pointer(ptr, f"storage:{printable(str(pid[2]), 20)}"),
                     f"tensor view reaches element {last} of a {pid[4]}-element storage",
                 )
+    return referenced
 
 
 # ---------------------------------------------------------------------- tar / 7z
@@ -326,7 +469,8 @@ _ROUTES: dict[str, Any] = {
     S.NPY: lambda c, d, p, dp: scan_npy(c, d, p),
     S.GGUF: lambda c, d, p, dp: scan_gguf(c, d, p),
     S.HDF5: lambda c, d, p, dp: scan_hdf5(c, d, p),
-    S.SAFETENSORS: lambda c, d, p, dp: scan_safetensors(c, d, p),
+    S.SAFETENSORS: _route_safetensors,
+    S.JOBLIB_ZF: _route_joblib_zfile,
     S.PROTOBUF: lambda c, d, p, dp: scan_protobuf(c, d, p),
     S.TAR: _route_tar,
     S.SEVENZ: _route_7z,

@@ -78,6 +78,14 @@ CONTAINER_TAMPERED = _rule(
     _DONT_LOAD,
     _TAMPER,
 )
+CONTAINER_ENCRYPTED = _rule(
+    "model.container.encrypted",
+    "Archive member is encrypted, so its content could not be inspected",
+    Severity.MEDIUM,
+    "No loader decrypts members without a password, and the raw bytes a loader could read were analysed; "
+    "if this archive is meant to be loaded as a model, obtain an unencrypted copy and scan that.",
+    _TAMPER,
+)
 RESOURCE_LIMIT = _rule(
     "model.container.resource-limit",
     "Scanning stopped at a safety limit (decompression, nesting, size or count), so part of the file is unverified",
@@ -165,6 +173,7 @@ RULES: dict[str, Rule] = {
         OBJECT_ARRAY,
         CONTAINER_MALFORMED,
         CONTAINER_TAMPERED,
+        CONTAINER_ENCRYPTED,
         RESOURCE_LIMIT,
         PATH_TRAVERSAL,
         TENSOR_BOUNDS,

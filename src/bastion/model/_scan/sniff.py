@@ -24,6 +24,7 @@ SAFETENSORS = "safetensors"
 PROTOBUF = "protobuf"  # ONNX, SavedModel or GraphDef, told apart by the protobuf reader
 JSON = "json"
 TORCHSCRIPT_CODE = "torchscript-code"
+JOBLIB_ZF = "joblib-zf"  # joblib < 0.9.3 compressed pickle: b"ZF" + hex length + zlib
 
 COMPRESSED = (GZIP, BZ2, XZ, LZMA, ZLIB, LZ4)
 
@@ -44,7 +45,7 @@ def sniff(head: bytes, size: int, tail: bytes = b"") -> str | None:
         return GZIP
     if head.startswith(b"BZh"):
         return BZ2
-    if head.startswith(b"\xfd7zXZ\x00"):
+    if head.startswith(b"\xfd7zXZ"):  # joblib matches these five bytes
         return XZ
     if head.startswith(b"\x04\x22\x4d\x18"):
         return LZ4
@@ -60,10 +61,14 @@ def sniff(head: bytes, size: int, tail: bytes = b"") -> str | None:
         return PICKLE
     if _safetensors_head(head, size):
         return SAFETENSORS
-    if head[:2] in (b"\x78\x01", b"\x78\x5e", b"\x78\x9c", b"\x78\xda"):
+    # joblib picks its decompressor by prefix alone (b"\x78" zlib, b"\x5d\x00" lzma-alone with
+    # any dictionary size, b"ZF" its legacy format); a stream it inflates is one it unpickles.
+    if len(head) >= 2 and head[0] == 0x78 and (0x7800 | head[1]) % 31 == 0:
         return ZLIB
-    if head.startswith(b"\x5d\x00\x00"):
+    if head.startswith(b"\x5d\x00"):
         return LZMA
+    if head.startswith(b"ZF") and len(head) >= 21 and _hex_length(head[2:21]):
+        return JOBLIB_ZF
     if head[:1] in (b"\x08", b"\x0a") and _plausible_protobuf(head):
         return PROTOBUF
     stripped = head.lstrip()
@@ -75,10 +80,26 @@ def sniff(head: bytes, size: int, tail: bytes = b"") -> str | None:
 
 
 def _safetensors_head(head: bytes, size: int) -> bool:
-    if len(head) < 9:
+    """An 8-byte little-endian length, then the JSON header's opening brace.
+
+    A length past the end of the file (or past the reader's limit) still claims the file,
+    so the strict reader reports it (high) instead of the file passing as unrecognised.
+    Text that merely has a brace at offset 8 (JSON, prose) is left alone.
+    """
+    if len(head) < 9 or head[8:9] != b"{":
         return False
     (n,) = struct.unpack_from("<Q", head)
-    return 0 < n <= size - 8 and head[8:9] == b"{"
+    if 0 < n <= size - 8:
+        return True
+    return n > 0 and not all(32 <= b < 127 or b in b"\t\r\n" for b in head[:8])
+
+
+def _hex_length(field: bytes) -> bool:
+    try:
+        int(field, 16)
+    except ValueError:
+        return False
+    return True
 
 
 def _opens_as_pickle(head: bytes) -> bool:

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bastion.model._scan import rules as R
+from bastion.model._scan import sniff as S
 from bastion.model._scan.compress import DecompressError, decompress
 from bastion.model._scan.context import ScanContext, join_pointer
 
@@ -142,12 +143,8 @@ def _check_locals(ctx: ScanContext, data: Any, entries: list[Entry], pointer: st
         if e.name in names:
             ctx.add(R.CONTAINER_TAMPERED, ptr, f"duplicate member name {e.name!r}: loaders pick different copies")
         names[e.name] = e.index
-        if e.flags & 0x1:
-            ctx.add(
-                R.CONTAINER_TAMPERED,
-                ptr,
-                "encryption flag set; PyTorch ignores it while zipfile-based scanners refuse the archive",
-            )
+        # The encryption flag is judged when the member is read (dispatch._read_zip_member):
+        # a lying flag on plaintext is tampering, a really encrypted member is not.
         if e.name.startswith(("/", "\\")) or ".." in e.name.replace("\\", "/").split("/"):
             ctx.add(R.PATH_TRAVERSAL, ptr, f"member name {e.name!r} escapes the archive")
         if e.header_offset + _LFH.size > size:
@@ -211,10 +208,9 @@ def read_member(ctx: ScanContext, data: Any, e: Entry, pointer: str, limit: int 
         if not complete:
             ctx.limit(ptr, f"member of {e.csize} bytes is larger than the read limit {cap}")
     elif e.method in (8, 12, 14):
-        kind = {8: "deflate", 12: "bz2", 14: "lzma"}[e.method]
-        if e.method == 14:  # zip's LZMA has a 4-byte header plus raw properties; rarely used by loaders
-            ctx.add(R.CONTAINER_MALFORMED, ptr, "LZMA-compressed member cannot be verified", confidence=0.6)
-            return None
+        # zipfile (np.load, Keras) inflates all three; PyTorch's miniz only deflate, but a
+        # member the scanner skipped is one a different loader may still read.
+        kind = {8: "deflate", 12: S.BZ2, 14: "zip-lzma"}[e.method]
         try:
             out, complete = decompress(ctx, raw, kind, limit=cap)
         except DecompressError as exc:
