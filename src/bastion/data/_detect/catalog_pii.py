@@ -14,6 +14,26 @@ from bastion.data._detect.model import Pattern
 
 _SEP = r"[ .-]?"
 
+_DOB_CTX = (
+    "born",
+    "birth",
+    "dob",
+    "d.o.b",
+    "geboren",
+    "geburts",
+    "né le",
+    "née le",
+    "naissance",
+    "nacimiento",
+    "nato il",
+    "nata il",
+    "nascita",
+    "aged ",
+    "age:",
+)  # not bare "age": it is inside "message", "page", "usage"
+_MONTH = r"(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[a-z]{0,6}\.?"
+_DL_CTX = ("driver", "license", "licence", "dl#", "dl ", "dl:", "dln", "driving")
+_PASSPORT_CTX = ("passport", "passport no", "passport#", "reisepass", "passeport", "pasaporte", "passaporto")
 SSN_CTX = ("ssn", "social security", "social sec", "ss#", "ss #", "ssn#")
 _TAX_CTX = ("tax", "tin", "taxpayer")
 
@@ -25,7 +45,7 @@ def _p(name: str, entity_type: str, regex: str, score: float, **kw: object) -> P
 PII_PATTERNS: tuple[Pattern, ...] = (
     _p("email", "EMAIL_ADDRESS",
        r"\b[A-Za-z0-9][A-Za-z0-9._%+-]{0,63}@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.){1,8}[A-Za-z]{2,24}\b",
-       0.9, context=("email", "e-mail", "mail", "contact"), context_score=1.0),
+       0.9, validator="email", context=("email", "e-mail", "mail", "contact"), context_score=1.0),
     _p("phone_intl", "PHONE_NUMBER", r"\+\d{1,3}(?:[ .-]?\(?\d{1,4}\)?){1,2}(?:[ .-]?\d{2,4}){1,4}(?:\s?(?:x|ext\.?)\s?\d{1,5})?\b",
        0.75, validator="phone", context=("phone", "tel", "mobile", "cell", "call", "fax", "whatsapp", "contact"),
        context_score=0.95),
@@ -45,9 +65,11 @@ PII_PATTERNS: tuple[Pattern, ...] = (
     _p("iban", "IBAN_CODE", r"\b[A-Z]{2}\d{2}(?:[ ]?[A-Z0-9]{4}){2,7}(?:[ ]?[A-Z0-9]{1,3})?\b", 0.95,
        validator="iban"),
     _p("ipv4", "IP_ADDRESS",
-       r"\b(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\b",
+       r"\b(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(?:/\d{1,2}\b|\b)",
        0.8, validator="ipv4", context=("ip", "address", "host", "server", "client"), context_score=0.95),
-    _p("ipv6", "IP_ADDRESS", r"(?:^|[^0-9A-Za-z:.])((?:[0-9A-Fa-f]{0,4}:){2,7}[0-9A-Fa-f]{0,4})", 0.8,
+    _p("ipv6", "IP_ADDRESS",
+       r"(?:^|[^0-9A-Za-z:.])((?:[0-9A-Fa-f]{0,4}:){2,7}(?:(?:\d{1,3}\.){3}\d{1,3}|[0-9A-Fa-f]{0,4})"
+       r"(?:%[0-9A-Za-z]{1,15})?(?:/\d{1,3})?)", 0.8,
        validator="ipv6", context=("ip", "ipv6", "address", "host"), context_score=0.95),
     _p("mac", "MAC_ADDRESS",
        r"\b(?:[0-9A-Fa-f]{2}(?::[0-9A-Fa-f]{2}){5}|[0-9A-Fa-f]{2}(?:-[0-9A-Fa-f]{2}){5}"
@@ -66,12 +88,14 @@ PII_PATTERNS: tuple[Pattern, ...] = (
     _p("xmr", "CRYPTO_XMR_ADDRESS", r"\b4[0-9AB][1-9A-HJ-NP-Za-km-z]{93}\b", 0.7,
        context=("monero", "xmr", "wallet"), context_score=0.95),
     _p("dob_numeric", "DATE_OF_BIRTH", r"\b(?:\d{4}[-/.]\d{1,2}[-/.]\d{1,2}|\d{1,2}[-/.]\d{1,2}[-/.]\d{4})\b", 0.3,
-       validator="birth_date", context=("born", "birth", "dob", "d.o.b", "birthday", "geboren", "né le", "née le",
-                                        "nacimiento", "nato il", "nata il", "age"), context_score=0.85),
+       validator="birth_date", context=_DOB_CTX, context_score=0.85),
+    # two-digit years and YYYYMMDD blocks are dates only next to a birth word
+    _p("dob_short", "DATE_OF_BIRTH", r"\b(?:\d{1,2}[-/.]\d{1,2}[-/.]\d{2}|(?:19|20)\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01]))\b",
+       0.2, validator="birth_date", context=_DOB_CTX, context_score=0.8),
     _p("dob_text", "DATE_OF_BIRTH",
-       r"\b(?:\d{1,2}(?:st|nd|rd|th)?\s+(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[a-z]{0,6}\.?,?\s+\d{4}"
-       r"|(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[a-z]{0,6}\.?\s+\d{1,2}(?:st|nd|rd|th)?,?\s+\d{4})\b",
-       0.3, validator="birth_date", context=("born", "birth", "dob", "d.o.b", "birthday"), context_score=0.85),
+       rf"\b(?:\d{{1,2}}(?:st|nd|rd|th)?(?:\s+of\s+|\s+|-){_MONTH}(?:,?\s+|-)\d{{4}}"
+       rf"|{_MONTH}\s+\d{{1,2}}(?:st|nd|rd|th)?,?\s+\d{{4}})\b",
+       0.3, validator="birth_date", context=_DOB_CTX, context_score=0.85, case_insensitive=True),
     _p("street_en", "STREET_ADDRESS",
        r"\b\d{1,5}[A-Za-z]?\s+(?:[A-Z][A-Za-z'.-]+\s+){1,4}(?:Street|St|Avenue|Ave|Road|Rd|Boulevard|Blvd|Lane|Ln"
        r"|Drive|Dr|Court|Ct|Way|Place|Pl|Terrace|Ter|Circle|Cir|Parkway|Pkwy|Square|Sq|Highway|Hwy|Trail|Trl"
@@ -113,10 +137,24 @@ PII_PATTERNS: tuple[Pattern, ...] = (
     _p("us_ssn_plain", "US_SSN", r"\b\d{9}\b", 0.3, validator="us_ssn", context=SSN_CTX, context_score=0.85),
     _p("us_itin", "US_ITIN", r"\b9\d{2}[- ]?(?:5\d|6[0-5]|7\d|8[0-8]|9[0-24-9])[- ]?\d{4}\b", 0.8,
        validator="us_itin", context=("itin", "individual taxpayer", *_TAX_CTX), context_score=1.0),
-    _p("us_passport", "US_PASSPORT", r"\b[A-Z]?\d{9}\b", 0.2, context=("passport", "passport no", "passport#"),
-       context_score=0.8),
-    _p("us_driver_license", "US_DRIVER_LICENSE", r"\b(?:[A-Z]\d{4,14}|[A-Z]{2}\d{5,7}|\d{7,9}|[A-Z]\d{3}-\d{4}-\d{4})\b",
-       0.2, context=("driver", "license", "licence", "dl#", "dln", "driving"), context_score=0.75),
+    # US book: 9 digits; next-generation book: one letter and 8 digits
+    _p("us_passport", "US_PASSPORT", r"\b(?:[A-Z]\d{8}|[A-Z]?\d{9})\b", 0.2, context=_PASSPORT_CTX, context_score=0.8),
+    # the number written right after its keyword ("Passport No: 123456789"): the keyword is the evidence
+    _p("us_passport_kw", "US_PASSPORT",
+       r"(?i:passport)(?:\s*(?i:no|nr|num|number|#)\.?)?(?:\s+(?i:is))?\s*[:#=]?\s*([A-Z]\d{8}|\d{9})\b", 0.85),
+    _p("passport_kw", "PASSPORT_NUMBER",
+       r"(?i:passport|reisepass|passeport|pasaporte|passaporto)(?:\s*(?i:no|nr|num|number|#|n°)\.?)?(?:\s+(?i:is))?"
+       r"\s*[:#=]?\s*([A-Z0-9]{6,9})\b", 0.75, validator="document_number"),
+    _p("us_driver_license", "US_DRIVER_LICENSE",
+       r"\b(?:[A-Z]\d{4,14}|[A-Z]{2}\d{5,7}|\d{7,9}|[A-Z]\d{3}-\d{4}-\d{4}(?:-\d{2})?"  # CA/NY/TX/...; IL, WI
+       r"|[A-Z]\d{3}-\d{3}-\d{2}-\d{3}-\d|[A-Z]-\d{3}-\d{3}-\d{3}-\d{3}|[A-Z] \d{3} \d{3} \d{3} \d{3}"  # FL, MD, MI
+       r"|[A-Z]\d{4} \d{5} \d{5}|WDL[A-Z0-9]{9})\b",  # NJ, WA
+       0.2, context=_DL_CTX, context_score=0.75),
+    _p("us_driver_license_kw", "US_DRIVER_LICENSE",
+       r"(?:(?i:driver'?s?\s*licen[cs]e|driving\s+licen[cs]e|licen[cs]e\s+(?:no|number|#))|\bDLN?\b|\bD\.L\.)"
+       r"(?:\s*(?i:no|nr|num|number|#)\.?)?(?:\s+(?i:is))?\s*[:#=]?\s*"
+       r"([A-Z]{0,3}\d[\dA-Z]{3,15}|[A-Z]\d{3}-\d{4}-\d{4}(?:-\d{2})?|[A-Z]\d{3}-\d{3}-\d{2}-\d{3}-\d"
+       r"|[A-Z]-\d{3}-\d{3}-\d{3}-\d{3})\b", 0.85, validator="document_number"),
     _p("us_routing", "US_BANK_ROUTING", r"\b\d{9}\b", 0.3, validator="aba_routing",
        context=("routing", "aba", "rtn", "transit"), context_score=0.9),
     _p("us_ein", "US_EIN", r"\b\d{2}-\d{7}\b", 0.3, context=("ein", "employer identification", "fein", "tax id"),
@@ -126,22 +164,34 @@ PII_PATTERNS: tuple[Pattern, ...] = (
     _p("us_mbi", "US_MBI",
        r"\b[1-9][AC-HJKMNP-RT-Y][AC-HJKMNP-RT-Y0-9]\d-?[AC-HJKMNP-RT-Y][AC-HJKMNP-RT-Y0-9]\d-?[AC-HJKMNP-RT-Y]{2}\d{2}\b",
        0.6, context=("medicare", "mbi", "beneficiary"), context_score=0.95),
+    # 0.96 with its word: "NHS number" beats a phone rule's own context word on the same digits
     _p("uk_nhs", "UK_NHS", r"\b\d{3}[- ]?\d{3}[- ]?\d{4}\b", 0.35, validator="uk_nhs",
-       context=("nhs", "health service", "national health"), context_score=0.95),
+       context=("nhs", "health service", "national health"), context_score=0.96),
+    # a whole field of a CSV/TSV/pipe row, first digit 4-9, mod 11: trusted without a header nearby. Written
+    # plain or 3 3 4 (the NHS's own format) it outranks the NANP phone shape; dashed, it stays a phone
+    _p("uk_nhs_field", "UK_NHS", r"\b\d{3} ?\d{3} ?\d{4}\b", 0.72, validator="uk_nhs_field"),
     _p("uk_nino", "UK_NINO", r"\b[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z] ?\d{2} ?\d{2} ?\d{2} ?[A-D]\b", 0.85,
        validator="uk_nino", context=("national insurance", "nino", "ni number"), context_score=1.0),
-    _p("uk_postcode", "UK_POSTCODE", r"\b[A-Z]{1,2}\d[A-Z\d]? ?\d[ABD-HJLNP-UW-Z]{2}\b", 0.45,
-       context=("postcode", "post code", "london", "uk", "united kingdom", "england"), context_score=0.8),
+    _p("uk_nino_lower", "UK_NINO", r"\b[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z] ?\d{2} ?\d{2} ?\d{2} ?[A-D]\b", 0.4,
+       validator="uk_nino", context=("national insurance", "nino", "ni number", "ni no"), context_score=0.95,
+       case_insensitive=True),
+    # Royal Mail shapes: A9, A99, AA9, AA99, A9A, AA9A (letters per position) + inward 9AA
+    _p("uk_postcode", "UK_POSTCODE",
+       r"\b(?:[A-PR-UWYZ]\d[A-HJKPSTUW\d]?|[A-PR-UWYZ][A-HK-Y]\d[ABEHMNPRV-Y\d]?|GIR) ?\d[ABD-HJLNP-UW-Z]{2}\b", 0.45,
+       context=("postcode", "post code", "london", "uk", "united kingdom", "england", "scotland", "wales",
+                "address", "street", "road"), context_score=0.8),
     _p("de_tax_id", "DE_TAX_ID", r"\b\d{2} ?\d{3} ?\d{3} ?\d{3}\b", 0.6, validator="de_tax_id",
        context=("steuer", "idnr", "identifikationsnummer", "tax"), context_score=0.95),
     _p("fr_nir", "FR_NIR",
        r"\b[12] ?\d{2} ?(?:0[1-9]|1[0-2]|[2-9]\d) ?(?:\d{2}|2[ABab]) ?\d{3} ?\d{3} ?\d{2}\b", 0.85,
        validator="fr_nir", context=("sécurité sociale", "securite sociale", "nir", "insee"), context_score=1.0),
-    _p("es_dni", "ES_DNI", r"\b\d{8}-?[A-Z]\b", 0.85, validator="es_dni", context=("dni", "nif", "documento"),
+    _p("es_dni", "ES_DNI", r"\b\d{8}[- ]?[A-Z]\b", 0.85, validator="es_dni", context=("dni", "nif", "documento"),
        context_score=1.0),
     _p("es_nie", "ES_NIE", r"\b[XYZ]-?\d{7}-?[A-Z]\b", 0.85, validator="es_nie", context=("nie", "extranjero"),
        context_score=1.0),
-    _p("it_fiscal_code", "IT_FISCAL_CODE", r"\b[A-Z]{6}\d{2}[A-EHLMPR-T]\d{2}[A-Z]\d{3}[A-Z]\b", 0.9,
+    # digits may be L M N P-V (omocodia), the validator maps them back
+    _p("it_fiscal_code", "IT_FISCAL_CODE",
+       r"\b[A-Z]{6}[\dLMNP-V]{2}[A-EHLMPR-T][\dLMNP-V]{2}[A-Z][\dLMNP-V]{3}[A-Z]\b", 0.9,
        validator="it_fiscal_code", case_insensitive=False),
     _p("nl_bsn", "NL_BSN", r"\b(?:\d{9}|\d{4}\.\d{2}\.\d{3}|\d{3} \d{3} \d{3})\b", 0.35, validator="nl_bsn",
        context=("bsn", "burgerservicenummer", "sofinummer"), context_score=0.95),
@@ -164,8 +214,18 @@ PII_PATTERNS: tuple[Pattern, ...] = (
     _p("br_cpf_plain", "BR_CPF", r"\b\d{11}\b", 0.3, validator="br_cpf", context=("cpf",), context_score=0.9),
     _p("br_cnpj", "BR_CNPJ", r"\b\d{2}\.\d{3}\.\d{3}/\d{4}-\d{2}\b", 0.9, validator="br_cnpj"),
     _p("pl_pesel", "PL_PESEL", r"\b\d{11}\b", 0.3, validator="pl_pesel", context=("pesel",), context_score=0.95),
-    _p("se_personnummer", "SE_PERSONNUMMER", r"\b(?:19|20)?\d{6}[-+]\d{4}\b", 0.5, validator="se_personnummer",
-       context=("personnummer", "personal identity"), context_score=0.95),
+    _p("se_personnummer", "SE_PERSONNUMMER", r"\b(?:(?:18|19|20)\d{6}[-+]?|\d{6}[-+])\d{4}\b", 0.5,
+       validator="se_personnummer", context=("personnummer", "personal identity", "samordningsnummer"),
+       context_score=0.95),
+    _p("kr_rrn", "KR_RRN", r"\b\d{6}-[1-8]\d{6}\b", 0.85, validator="kr_rrn",
+       context=("주민등록", "rrn", "resident registration", "korea"), context_score=1.0),
+    _p("kr_rrn_plain", "KR_RRN", r"\b\d{6}[1-8]\d{6}\b", 0.4, validator="kr_rrn",
+       context=("주민등록", "rrn", "resident registration"), context_score=0.9),
+    # numbers issued since October 2020 have a random tail, no check digit: date + context only
+    _p("kr_rrn_nocheck", "KR_RRN", r"\b\d{6}-?[1-8]\d{6}\b", 0.2, validator="kr_rrn_date",
+       context=("주민등록", "rrn", "resident registration"), context_score=0.85),
+    _p("tr_tckn", "TR_TCKN", r"\b[1-9]\d{10}\b", 0.45, validator="tr_tckn",
+       context=("kimlik", "tckn", "tc no", "t.c. no", "tc kimlik", "turkish id", "nüfus"), context_score=0.95),
     _p("fi_hetu", "FI_HETU", r"\b\d{6}[-+A-FU-Y]\d{3}[0-9A-Y]\b", 0.85, validator="fi_hetu",
        context=("henkilötunnus", "hetu"), context_score=1.0),
     _p("za_id", "ZA_ID", r"\b\d{13}\b", 0.3, validator="za_id", context=("south africa", "id number", "rsa id"),
@@ -178,6 +238,11 @@ PII_PATTERNS: tuple[Pattern, ...] = (
        context_score=0.95),
     _p("swift_bic", "SWIFT_BIC", r"\b[A-Z]{6}[A-Z0-9]{2}(?:[A-Z0-9]{3})?\b", 0.2, validator="swift_bic",
        context=("swift", "bic"), context_score=0.85),
+    # bare host names: no checksum and everywhere in prose/code, so low and context-gated
+    _p("domain", "DOMAIN_NAME",
+       r"\b(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.){1,6}[A-Za-z]{2,12}\b", 0.3, validator="domain",
+       context=("domain", "website", "web site", "site ", "visit", "hostname", "dns", "go to", "browse", "whois",
+                "mx record", "subdomain"), context_score=0.55),
     _p("mx_curp", "MX_CURP", r"\b[A-Z][AEIOUX][A-Z]{2}\d{6}[HM][A-Z]{5}[A-Z0-9]\d\b", 0.85,
        context=("curp",), context_score=1.0),
 )  # fmt: skip

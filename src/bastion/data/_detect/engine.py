@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any, Literal, Protocol
 
 from bastion.data._detect.model import Entity, Pattern
+from bastion.data._detect.validators import NEIGHBOUR_CHECKS
 from bastion.data._detect.validators import REGISTRY as VALIDATORS
 
 Backend = Literal["auto", "hyperscan", "re2", "python"]
@@ -264,6 +265,7 @@ class _Plan:
         "kind",
         "name",
         "needs_window",
+        "neighbour",
         "pattern",
         "scan",
         "score",
@@ -281,6 +283,8 @@ class _Plan:
         self.invalid_score = pattern.invalid_score
         self.validator_name = pattern.validator
         self.validator = VALIDATORS[pattern.validator] if pattern.validator is not None else None
+        # a false-alarm check on the hit's surroundings (an OID is no IP, a Message-ID no mailbox)
+        self.neighbour = NEIGHBOUR_CHECKS.get(pattern.validator) if pattern.validator is not None else None
         self.entropy = pattern.entropy
         self.context = pattern.context if pattern.context_score is not None else ()
         self.context_score = pattern.context_score if pattern.context_score is not None else -1.0
@@ -578,6 +582,8 @@ class Engine:
         vnote = ""
         if plan.validator is not None:
             if plan.validator(value):
+                if plan.neighbour is not None and plan.neighbour(text, start, end, floor, ceil):
+                    return None
                 vnote = f"validator={plan.validator_name}:ok"
             elif plan.invalid_score is not None:
                 score = plan.invalid_score

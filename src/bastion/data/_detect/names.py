@@ -444,6 +444,31 @@ _PLACE_OK_COMMON = frozenset(
 )
 
 
+# Month names and abbreviations: "Mar 14 12:00:01", "14/Mar/2024", "Jan 5 2024" are
+# dates, although Jan and May are also first names. A month token touching a
+# number (after optional space or "/", "-", ".") is read as a date part.
+_MONTH_TOKENS = frozenset(
+    [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Sept", "Oct", "Nov", "Dec", "January",
+        "February", "March", "April", "June", "July", "August", "September", "October", "November", "December"
+    ]
+)  # fmt: skip
+_DATE_NEIGHBOUR = re.compile(r"[ /.,-]?\d")
+
+
+def _date_part(text: str, s: int, e: int, tok: str) -> bool:
+    """A month token written next to a day, year or clock time (log timestamps, dates)."""
+    if tok not in _MONTH_TOKENS:
+        return False
+    if _DATE_NEIGHBOUR.match(text, e, e + 2):
+        return True
+    return s > 0 and (text[s - 1].isdigit() or (s > 1 and text[s - 1] in " /-." and text[s - 2].isdigit()))
+
+
+def _is_initial(tok: str) -> bool:
+    return len(tok) == 2 and tok.endswith(".")
+
+
 _PLACE_PREFIXES = frozenset(
     ["Lake", "Port", "Mount", "Fort", "East", "West", "North", "South", "New", "Saint", "St.", "San", "Santa"]
 )
@@ -481,7 +506,11 @@ class NamesLayer:
 
     def find(self, text: str, cells: Sequence[int] | None = None) -> list[Entity]:
         """PERSON/LOCATION entities; `cells` (sorted cell start offsets) keeps cue look-backs inside a cell."""
-        tokens = [(m.start(), m.end(), m.group()) for m in _TOKEN.finditer(text)]
+        tokens = [
+            (m.start(), m.end(), m.group())
+            for m in _TOKEN.finditer(text)
+            if not _date_part(text, m.start(), m.end(), m.group())
+        ]
         out: list[Entity] = []
         i = 0
         n = len(tokens)
@@ -567,9 +596,13 @@ class NamesLayer:
 
     def _person(self, text: str, run: list[tuple[int, int, str]], k: int, out: list[Entity], floor: int = 0) -> int:
         s, _e, tok = run[k]
+        if _is_initial(tok):
+            return self._initials(text, run, k, out, floor)
         honorific = tok in _HONORIFICS or tok.rstrip(".") in _HONORIFICS
         start_k = k + 1 if honorific else k
         if start_k >= len(run):
+            if honorific:
+                self._after_title(text, run[k][1], out)
             return k + 1
         first = run[start_k][2]
         is_first = first in self.first
@@ -602,6 +635,58 @@ class NamesLayer:
             why += ";honorific"
         out.append(self._entity("PERSON", span_s, span_e, text, score, why))
         return j
+
+    def _after_title(self, text: str, end: int, out: list[Entity]) -> None:
+        """ "Mr. Smith", "Dr. Okonkwo": the title's dot ends the token run, so the name is read past it.
+
+        Up to three capitalised tokens joined by single spaces follow the ". "; the
+        first must not be an ordinary sentence word.
+        """
+        if text[end : end + 2] != ". ":
+            return
+        pos = end + 2
+        last = -1
+        for _ in range(3):
+            m = _TOKEN.match(text, pos)
+            if m is None or m.group() in _COMMON or m.group() in _HONORIFICS or _is_initial(m.group()):
+                break
+            last = m.end()
+            if text[last : last + 1] != " ":
+                break
+            pos = last + 1
+        if last > 0:
+            out.append(self._entity("PERSON", end + 2, last, text, 0.8, "honorific"))
+
+    def _initials(self, text: str, run: list[tuple[int, int, str]], k: int, out: list[Entity], floor: int) -> int:
+        """ "J. Smith", "J. R. Tolkien": one or two initials and a surname the lists or the model accept.
+
+        An initial glued to a previous character ("U.S. Army", the "I." that ends "API.")
+        is an abbreviation or a sentence end, not a name. A surname the lists do not
+        hold needs a naming cue before it as well as the model's vote.
+        """
+        s = run[k][0]
+        if s > floor and text[s - 1] not in " \t\n(\"'":
+            return k + 1
+        j = k
+        while j < len(run) and j - k < 2 and _is_initial(run[j][2]):
+            j += 1
+        if j >= len(run):
+            return j
+        sur = run[j][2]
+        if sur in _COMMON or (sur in self.places and sur not in self.last) or _is_initial(sur):
+            return j
+        if sur in self.last:
+            score, why = 0.8, "initials+gazetteer=last"
+        elif (
+            self.model is not None
+            and self.model.logit(sur) > MODEL_TOKEN_LOGIT
+            and any(c in text[max(floor, s - 24) : s].lower() for c in _NAME_CUES)
+        ):
+            score, why = 0.65, "initials+model=ngram;context"
+        else:
+            return j
+        out.append(self._entity("PERSON", s, run[j][1], text, score, why))
+        return j + 1
 
     def _looks_like_person(self, text: str, run: list[tuple[int, int, str]], k: int, floor: int) -> bool:
         """A one-word place that starts "Place Surname" after a naming cue is a person ("Linda Rivera")."""

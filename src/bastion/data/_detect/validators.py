@@ -162,6 +162,18 @@ def uk_nhs(value: str) -> bool:
     return check != 10 and check == int(d[9])
 
 
+def uk_nhs_field(value: str) -> bool:
+    """An NHS number trusted without a context word: mod-11 and a first digit of 4-9.
+
+    England/Wales issue 4xx and 6xx-7xx (9xx is test data, which is still worth
+    flagging); Scottish CHI numbers (0xx-3xx) start with a birth date and Unix
+    timestamps start with 1. Leaving those ranges to the context-gated rule keeps
+    a table of epoch seconds from reading as health records.
+    """
+    d = _digits(value)
+    return len(d) == 10 and d[0] in "456789" and uk_nhs(d)
+
+
 _NINO = re.compile(r"^(?!BG|GB|KN|NK|NT|TN|ZZ)[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z]\d{6}[A-D]$")
 
 
@@ -177,6 +189,8 @@ def de_tax_id(value: str) -> bool:
     counts = [d[:10].count(c) for c in set(d[:10])]
     if max(counts) not in (2, 3) or sum(1 for c in counts if c > 1) != 1:
         return False
+    if max(counts) == 3 and any(d[i] == d[i + 1] == d[i + 2] for i in range(8)):
+        return False  # a digit may occur three times, but never three in a row
     product = 10
     for ch in d[:10]:
         s = (int(ch) + product) % 10 or 10
@@ -222,9 +236,25 @@ _CF_ODD = {
 }  # fmt: skip
 
 
+_OMOCODE = str.maketrans("LMNPQRSTUV", "0123456789")
+_CF_DIGIT_POS = (6, 7, 9, 10, 12, 13, 14)
+
+
 def it_fiscal_code(value: str) -> bool:
+    """Codice fiscale: check character over the 15 others, and a real day of month.
+
+    Omocodia (a clash between two people) replaces digits with L M N P-V from the
+    right, so those letters are accepted wherever a digit belongs; the check
+    character is computed on the code as written.
+    """
     s = value.upper()
     if len(s) != 16 or not s.isalnum() or not s.isascii():
+        return False
+    plain = [s[i].translate(_OMOCODE) for i in _CF_DIGIT_POS]
+    if not all(c.isdigit() for c in plain):
+        return False
+    day = int(plain[2] + plain[3])
+    if not (1 <= day <= 31 or 41 <= day <= 71):  # women's day is + 40
         return False
     total = 0
     for i, ch in enumerate(s[:15]):
@@ -343,15 +373,33 @@ def se_personnummer(value: str) -> bool:
         d = d[2:]
     if len(d) != 10:
         return False
-    month, day = int(d[2:4]), int(d[4:6]) % 60
-    return 1 <= month <= 12 and 1 <= day <= 31 and luhn(d)
+    # day + 60 is a samordningsnummer (co-ordination number) for the same date; the year
+    # is only known mod 100 in the 10-digit form, so a leap-year 29 February is allowed
+    month, day = int(d[2:4]), int(d[4:6])
+    if day > 60:
+        day -= 60
+    return _real_date(2000, month, day) and luhn(d)
 
 
 def fi_hetu(value: str) -> bool:
     s = value.upper()
     if len(s) != 11 or not s[:6].isdigit() or s[6] not in "+-ABCDEFUVWXY" or not s[7:10].isdigit():
         return False
+    # the separator encodes the century; a checksum-valid value whose date cannot exist
+    # (31 February, month 13) is a coincidence, not an identity number
+    century = 1800 if s[6] == "+" else 1900 if s[6] in "-UVWXY" else 2000
+    if not _real_date(century + int(s[4:6]), int(s[2:4]), int(s[:2])):
+        return False
     return "0123456789ABCDEFHJKLMNPRSTUVWXY"[int(s[:6] + s[7:10]) % 31] == s[10]
+
+
+def _real_date(y: int, m: int, d: int) -> bool:
+    """True when (y, m, d) is a day of the Gregorian calendar (no exception escapes)."""
+    try:
+        date(y, m, d)
+    except ValueError:
+        return False
+    return True
 
 
 def za_id(value: str) -> bool:
@@ -478,20 +526,40 @@ def eth_address(value: str) -> bool:
     return len(body) == 40 and all(c in "0123456789abcdefABCDEF" for c in body) and len(set(body.lower())) > 4
 
 
+def _split_prefix(value: str, bits: int) -> tuple[str, bool]:
+    """(address, prefix ok): a CIDR suffix `/n` is part of the value and must be 0..bits."""
+    addr, slash, prefix = value.partition("/")
+    if not slash:
+        return addr, True
+    return addr, prefix.isascii() and prefix.isdigit() and len(prefix) <= 3 and int(prefix) <= bits
+
+
 def ipv4(value: str) -> bool:
+    """A dotted quad (optionally with a CIDR suffix); 0.0.0.0 is no one's address."""
+    text, ok = _split_prefix(value, 32)
     try:
-        addr = ipaddress.IPv4Address(value)
+        addr = ipaddress.IPv4Address(text)
     except ValueError:
         return False
-    return not addr.is_unspecified
+    return ok and not addr.is_unspecified
 
 
 def ipv6(value: str) -> bool:
+    """Any RFC 4291 text form (compressed, `::1`, an IPv4 tail, a zone, a CIDR suffix).
+
+    A hex-letters-only value (`be::ef`, `a::b:c`) is almost always code (C++ scopes,
+    Haskell, YAML), so at least one decimal digit is required; `::` alone is not an
+    address.
+    """
+    text, ok = _split_prefix(value, 128)
+    text = text.split("%", 1)[0]
+    if not ok or text.count(":") < 2 or not any(c.isdigit() for c in text):
+        return False
     try:
-        addr = ipaddress.IPv6Address(value.split("%", 1)[0])
+        addr = ipaddress.IPv6Address(text)
     except ValueError:
         return False
-    return not addr.is_unspecified and value.count(":") >= 2 and not addr.is_loopback
+    return not addr.is_unspecified
 
 
 def mac(value: str) -> bool:
@@ -511,12 +579,22 @@ def jwt(value: str) -> bool:
 
 
 _DATE_FORMATS = re.compile(r"^(\d{1,4})[-/.](\d{1,2})[-/.](\d{1,4})$")
+_COMPACT_DATE = re.compile(r"^(\d{4})(\d{2})(\d{2})$")
 
 
 def plausible_birth_date(value: str) -> bool:
-    """A calendar date between 1900 and today, in Y-M-D, D-M-Y or M-D-Y order."""
-    m = _DATE_FORMATS.match(value.strip())
+    """A calendar date between 1900 and today, in Y-M-D, D-M-Y or M-D-Y order.
+
+    Two-digit years (`3/14/85`) are read as the latest year not after today, and
+    YYYYMMDD as one block; the patterns that produce those shapes only score with
+    a birth context word, so the wider reading costs no precision elsewhere.
+    """
+    v = value.strip()
+    m = _DATE_FORMATS.match(v)
     if not m:
+        c8 = _COMPACT_DATE.match(v)
+        if c8:
+            return _in_life(int(c8.group(1)), int(c8.group(2)), int(c8.group(3)))
         return _textual_date(value)
     a, b, c = (int(x) for x in m.groups())
     candidates = []
@@ -524,6 +602,9 @@ def plausible_birth_date(value: str) -> bool:
         candidates.append((a, b, c))
     elif len(m.group(3)) == 4:
         candidates.extend([(c, b, a), (c, a, b)])
+    elif len(m.group(3)) == 2 and len(m.group(1)) <= 2:
+        y = 2000 + c if 2000 + c <= date.today().year else 1900 + c
+        candidates.extend([(y, b, a), (y, a, b)])
     for y, mo, d in candidates:
         try:
             day = date(y, mo, d)
@@ -538,6 +619,14 @@ _MONTHS = {m: i + 1 for i, m in enumerate(
     ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"))}  # fmt: skip
 
 
+def _in_life(y: int, m: int, d: int) -> bool:
+    """A real day from 1900 up to today (a birth date cannot be in the future)."""
+    try:
+        return date(1900, 1, 1) <= date(y, m, d) <= date.today()
+    except ValueError:
+        return False
+
+
 def _textual_date(value: str) -> bool:
     tokens = re.findall(r"[A-Za-z]+|\d+", value)
     year = next((int(t) for t in tokens if t.isdigit() and len(t) == 4), None)
@@ -545,10 +634,7 @@ def _textual_date(value: str) -> bool:
     day = next((int(t) for t in tokens if t.isdigit() and len(t) <= 2), None)
     if year is None or month is None or day is None:
         return False
-    try:
-        return date(1900, 1, 1) <= date(year, month, day) <= date.today()
-    except ValueError:
-        return False
+    return _in_life(year, month, day)
 
 
 def phone(value: str) -> bool:
@@ -580,7 +666,12 @@ def phone_nanp(value: str) -> bool:
     d = _digits(value.split("x")[0].split("ext")[0])
     if len(d) == 11 and d[0] == "1":
         d = d[1:]
-    return len(d) == 10 and len(set(d)) > 2
+    if len(d) != 10 or len(set(d)) <= 2:
+        return False
+    # A UK NHS number is also ten digits written 3-3-4. When the digits carry a valid
+    # NHS check digit and cannot be a NANP number (area and exchange codes never start
+    # with 0 or 1), it is the NHS number, not a phone.
+    return (d[0] in "23456789" and d[3] in "23456789") or not uk_nhs(d)
 
 
 def phone_national(value: str) -> bool:
@@ -601,6 +692,192 @@ def not_placeholder(value: str) -> bool:
         return False
     bad = ("xxxx", "your", "example", "placeholder", "changeme", "<", "${", "{{", "redacted", "****", "dummy")
     return not any(b in low for b in bad)
+
+
+def _kr_rrn_date(d: str) -> bool:
+    """The birth date an RRN starts with; digit 7 gives sex and century (1-2, 5-6: 1900s; 3-4, 7-8: 2000s)."""
+    if len(d) != 13 or d[6] not in "12345678":
+        return False
+    century = 1900 if d[6] in "1256" else 2000
+    return _real_date(century + int(d[:2]), int(d[2:4]), int(d[4:6]))
+
+
+def kr_rrn_date(value: str) -> bool:
+    """Korean RRN shape with a real birth date (numbers issued since Oct 2020 carry no check digit)."""
+    return _kr_rrn_date(_digits(value))
+
+
+def kr_rrn(value: str) -> bool:
+    """Korean resident registration number: birth date plus the weighted mod-11 check digit."""
+    d = _digits(value)
+    if not _kr_rrn_date(d):
+        return False
+    total = sum(int(c) * w for c, w in zip(d[:12], (2, 3, 4, 5, 6, 7, 8, 9, 2, 3, 4, 5), strict=True))
+    return (11 - total % 11) % 10 == int(d[12])
+
+
+def tr_tckn(value: str) -> bool:
+    """Turkish T.C. Kimlik No: 11 digits, no leading zero, two check digits (positions 10 and 11)."""
+    d = _digits(value)
+    if len(d) != 11 or d[0] == "0" or len(set(d)) < 3:
+        return False
+    n = [int(c) for c in d]
+    odd, even = sum(n[0:9:2]), sum(n[1:8:2])
+    return (odd * 7 - even) % 10 == n[9] and sum(n[:10]) % 10 == n[10]
+
+
+def email(value: str) -> bool:
+    """An address whose local part is not dot-damaged (`a..b`, `.a`); the domain shape is the regex's."""
+    local = value.rpartition("@")[0]
+    return bool(local) and ".." not in local and not local.startswith(".") and not local.endswith(".")
+
+
+def document_number(value: str) -> bool:
+    """A passport/licence number after its keyword: 5-20 characters with at least four digits.
+
+    Words ("expired", "renewal") and years ("2024") follow those keywords too; a
+    document number has a run of digits and is not one digit repeated.
+    """
+    s = value.replace("-", "").replace(" ", "")
+    digits = _digits(s)
+    return 5 <= len(s) <= 20 and s.isalnum() and len(digits) >= 4 and len(set(digits)) > 1
+
+
+# Top-level domains that make a bare `word.tld` worth reporting. Deliberately short:
+# TLDs that double as file extensions or code (`.py`, `.sh`, `.rs`, `.md`, `.js`,
+# `.ts`, `.go`, `.pl`, `.so`, `.gz`) are left out, because prose and code are full
+# of `setup.py` and `obj.rs`.
+_DOMAIN_TLDS = frozenset(
+    [
+        "com", "org", "net", "edu", "gov", "mil", "int", "io", "ai", "co", "uk", "de", "fr", "es", "it", "nl", "be",
+        "ch", "at", "se", "no", "dk", "fi", "ie", "pt", "gr", "cz", "hu", "ro", "bg", "sk", "si", "hr", "ee", "lv",
+        "lt", "lu", "ru", "ua", "cn", "jp", "kr", "in", "au", "nz", "ca", "us", "br", "mx", "ar", "cl", "za", "sg",
+        "hk", "tw", "il", "tr", "ae", "sa", "eu", "info", "biz", "app", "dev", "cloud", "tech", "online", "site", "xyz",
+        "me", "tv", "shop", "store", "blog", "news", "email", "page"
+    ]
+)  # fmt: skip
+
+
+def domain(value: str) -> bool:
+    """A bare domain: two or more labels, a known TLD, and not a dotted code path (`os.path.join`)."""
+    labels = value.lower().rstrip(".").split(".")
+    if len(labels) < 2 or labels[-1] not in _DOMAIN_TLDS:
+        return False
+    if all(lbl.isdigit() for lbl in labels[:-1]) or any(not lbl or len(lbl) > 63 for lbl in labels):
+        return False
+    return not any(lbl.startswith("-") or lbl.endswith("-") for lbl in labels)
+
+
+# --- neighbourhood checks ---------------------------------------------------------------
+# A validator sees only the value; some false alarms are only visible around it. A
+# check takes (text, start, end, floor, ceil), where [floor, ceil) is the part of the
+# text the hit may look at (a table cell, or the whole text), and returns True when
+# the surroundings show the hit is not what its pattern claims. The engine runs the
+# check registered under the pattern's validator name, after the validator passed.
+NeighbourCheck = Callable[[str, int, int, int, int], bool]
+
+_DOTTED = frozenset("0123456789")
+
+
+def _in_dotted_chain(text: str, start: int, end: int, floor: int, ceil: int) -> bool:
+    """`1.3.6.1.4.1.311` (an OID) or `1.2.3.4.5.6` (a version) holds four dotted numbers but is no IP."""
+    if start - 2 >= floor and text[start - 1] == "." and text[start - 2] in _DOTTED:
+        return True
+    return end + 1 < ceil and text[end] == "." and text[end + 1] in _DOTTED
+
+
+_HEX_COLON = frozenset("0123456789abcdefABCDEF:")
+
+
+def _ipv6_partial(text: str, start: int, end: int, floor: int, ceil: int) -> bool:
+    """The regex stopped inside a longer hex/colon run (`1:2:3:4:5:6:7:8:9`, a dotted tail): not an address."""
+    if end < ceil and (text[end] in _HEX_COLON or (text[end] == "." and end + 1 < ceil and text[end + 1] in _DOTTED)):
+        return True
+    return start > floor and text[start - 1] in _HEX_COLON
+
+
+_MSGID_HEADERS = ("message-id:", "in-reply-to:", "references:", "content-id:", "resent-message-id:",
+                  "x-message-id:", "original-message-id:", "x-original-message-id:", "thread-index:")  # fmt: skip
+
+
+def _message_id(text: str, start: int, end: int, floor: int, ceil: int) -> bool:
+    """An `<id@host>` in a Message-ID/In-Reply-To/References header is a message id, not a mailbox.
+
+    Folded header lines (continuations start with white space) belong to the header
+    above them, so a long References list is followed back to its header name.
+    """
+    line = _line_start(text, start, floor)
+    for _ in range(32):  # a References header rarely folds more often; bounded either way
+        if line is None or line == floor or text[line] not in " \t":
+            break
+        line = _line_start(text, line - 1, floor)
+    return line is not None and text[line : line + 24].lower().startswith(_MSGID_HEADERS)
+
+
+_MAX_LINE = 998  # RFC 5322's line limit; also bounds every look-back on one-line megabyte inputs
+
+
+def _line_start(text: str, pos: int, floor: int) -> int | None:
+    """Start of the line holding `pos`, or None when it is further back than `_MAX_LINE`."""
+    lo = max(floor, pos - _MAX_LINE)
+    i = text.rfind("\n", lo, pos)
+    if i >= 0:
+        return i + 1
+    return lo if lo == floor else None
+
+
+_TIME_AFTER = re.compile(r"[ T]\d{1,2}:\d{2}")
+
+
+def _timestamp(text: str, start: int, end: int, floor: int, ceil: int) -> bool:
+    """A date followed by a clock time is a log or event timestamp; nobody records a birth to the second."""
+    return _TIME_AFTER.match(text, end, min(ceil, end + 6)) is not None
+
+
+_FIELD_DELIMS = ",;\t|"
+
+
+def _not_a_field(text: str, start: int, end: int, floor: int, ceil: int) -> bool:
+    """False unless the hit is a whole field of a delimited row (CSV, TSV, pipe, semicolon).
+
+    The context-free UK NHS rule trusts the mod-11 check digit only where a table
+    row shows the number is a value of its own, not part of prose or a longer id.
+    """
+    ls = _line_start(text, start, floor)
+    if ls is None:
+        return True
+    hi = min(ceil, end + _MAX_LINE)
+    le = text.find("\n", end, hi)
+    le = hi if le < 0 else le
+    i = start - 1
+    while i >= ls and text[i] in ' "':
+        i -= 1
+    if i >= ls and text[i] not in _FIELD_DELIMS:
+        return True
+    k = end
+    while k < le and text[k] in ' "\r':
+        k += 1
+    if k < le and text[k] not in _FIELD_DELIMS:
+        return True
+    line = text[ls:le]
+    return not any(line.count(c) for c in _FIELD_DELIMS)
+
+
+def _not_bare(text: str, start: int, end: int, floor: int, ceil: int) -> bool:
+    """A host inside a URL, an email address or a path is reported (or not) as that, never as a bare domain."""
+    if start > floor and text[start - 1] in "@/:.\\-_":
+        return True
+    return end < ceil and text[end] in "@_\\"
+
+
+NEIGHBOUR_CHECKS: dict[str, NeighbourCheck] = {
+    "ipv4": _in_dotted_chain,
+    "ipv6": _ipv6_partial,
+    "email": _message_id,
+    "birth_date": _timestamp,
+    "uk_nhs_field": _not_a_field,
+    "domain": _not_bare,
+}
 
 
 REGISTRY: dict[str, Validator] = {
@@ -651,4 +928,11 @@ REGISTRY: dict[str, Validator] = {
     "phone_nanp": phone_nanp,
     "phone_national": phone_national,
     "not_placeholder": not_placeholder,
+    "kr_rrn": kr_rrn,
+    "kr_rrn_date": kr_rrn_date,
+    "tr_tckn": tr_tckn,
+    "email": email,
+    "domain": domain,
+    "document_number": document_number,
+    "uk_nhs_field": uk_nhs_field,
 }
