@@ -20,9 +20,9 @@ import contextlib
 import re
 import struct
 from collections import ChainMap
-from collections.abc import Callable
+from collections.abc import Callable, MutableMapping
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any
 
 from bastion.model._scan import rules as R
 from bastion.model._scan._pickle import policy
@@ -81,6 +81,84 @@ class PickleResult:
     tensor_views: list[tuple[Any, ...]] = field(default_factory=list)
 
 
+_MISSING: Any = object()
+_INTERESTING = frozenset({str, Global, Call, ModuleRef})
+
+
+def _worth_keeping(value: Any) -> bool:
+    """Past the memo cap, keep only values that can matter to callable resolution."""
+    t = type(value)
+    return t in _INTERESTING and not (t is str and len(value) > 256)
+
+
+class Memo:
+    """The loader's memo, key for key, with values kept only where they can matter.
+
+    `pickle._Unpickler` numbers MEMOIZE as `len(memo)`, and `len(memo)` counts every
+    key ever set by MEMOIZE, PUT, BINPUT or LONG_BINPUT (a re-PUT key counts once).
+    The keys are therefore tracked exactly, in O(1) memory for the usual streams:
+    every key below `dense` is set and `sparse` holds the keys set above it. Values
+    are kept for the first `keep` keys, afterwards only those `_worth_keeping`; a GET
+    of a key whose value was not kept yields UNKNOWN, a GET of a key the loader does
+    not have is malformed. Dropping the key itself (as past 1,000,000 entries before)
+    shifted every later MEMOIZE index, so GET saw other values than the loader did.
+    """
+
+    __slots__ = ("dense", "keep", "sparse", "values")
+
+    def __init__(self, keep: int) -> None:
+        self.keep = keep
+        self.values: MutableMapping[int, Any] = {}
+        self.dense = 0
+        self.sparse: set[int] = set()
+
+    def __len__(self) -> int:
+        return self.dense + len(self.sparse)
+
+    def has(self, key: int) -> bool:
+        return 0 <= key < self.dense or key in self.sparse
+
+    def put(self, key: int, value: Any) -> None:
+        if key >= self.dense:
+            if key == self.dense:
+                dense = key + 1
+                sparse = self.sparse
+                while sparse and dense in sparse:
+                    sparse.discard(dense)
+                    dense += 1
+                self.dense = dense
+            else:
+                self.sparse.add(key)
+        values = self.values
+        if key in values or len(values) < self.keep or _worth_keeping(value):
+            values[key] = value
+
+    def get(self, key: int, pos: int, opname: str) -> Any:
+        value = self.values.get(key, _MISSING)
+        if value is not _MISSING:
+            return value
+        if self.has(key):
+            return UNKNOWN
+        raise Malformed(pos, f"{opname} of missing memo entry {key}")
+
+    def fork(self) -> Memo:
+        """A copy for a shadow run, which must not write into this memo; big ones are layered."""
+        twin = Memo(self.keep)
+        twin.values = dict(self.values) if len(self.values) <= 65536 else ChainMap({}, self.values)
+        twin.dense = self.dense
+        twin.sparse = set(self.sparse)
+        return twin
+
+
+# Implied object count (a value counted once per path that reaches it) above which a
+# pickle is an expansion bomb; and the factor by which it must also exceed the bytes read,
+# so a large genuine graph that shares a few containers is not one.
+_EXPANSION_LIMIT = 10_000_000
+_EXPANSION_PER_BYTE = 16
+_WEIGHED = frozenset({tuple, list, dict, Call})
+_ONE = (1, None)
+
+
 class PickleAnalyser:
     """Analyses one pickle (and what it nests) into findings on a `ScanContext`.
 
@@ -107,6 +185,12 @@ class PickleAnalyser:
         self._kept = 0
         self._seen_globals: set[str] = set()
         self.proto = 0
+        # Expansion tracking (billion laughs): id -> (implied object count, the object, kept alive
+        # so its id is not reused). Only containers reached more than once (GET, DUP) or built from
+        # such are entered, so a stream without sharing never pays for it.
+        self._weights: dict[int, tuple[int, Any]] = {}
+        self._bomb_reported = False
+        self._start = 0
         self._shadow_spent = 0  # [containers] bytes re-read by shadow plain-load runs
 
     # ------------------------------------------------------------------ findings
@@ -199,8 +283,59 @@ class PickleAnalyser:
         self._note(g, f"{g.qualified}")
         return g
 
+    # ------------------------------------------------------------------ expansion (billion laughs)
+    def _shared(self, value: Any, pos: int) -> None:
+        """`value` is referenced again (GET/DUP): from now on it counts once per reference."""
+        weights = self._weights
+        if type(value) in _WEIGHED and id(value) not in weights and len(weights) < 1_000_000:
+            size = len(value.args) if type(value) is Call and isinstance(value.args, tuple) else 0
+            weights[id(value)] = (1 + (size if type(value) is Call else len(value)), value)
+
+    def _grow(self, target: Any, items: Any, pos: int) -> None:
+        """APPEND(S)/SETITEM(S) into `target`: its implied size grows by what the items imply."""
+        known = self._weights.get(id(target))
+        base = known[0] if known else (len(target) + 1 if type(target) in _WEIGHED and type(target) is not Call else 1)
+        self._weigh(target, items, pos, base)
+
+    def _weigh(self, new: Any, items: Any, pos: int, base: int = 1) -> None:
+        """Record `new`'s implied size when it is built from shared (weighed) items.
+
+        Linear in the items: each item is looked up once; a container reached through
+        itself (a list appended to itself) does not count its own weight again.
+        """
+        weights = self._weights
+        total = 0
+        count = 0
+        for item in items:
+            count += 1
+            if item is not new:
+                total += weights.get(id(item), _ONE)[0]
+        if total <= count:
+            return  # nothing shared inside: the stream itself bounds it
+        total = min(total + base, 2 * _EXPANSION_LIMIT + 1)
+        weights[id(new)] = (total, new)
+        if total > _EXPANSION_LIMIT and not self._bomb_reported:
+            read = max(pos - self._start, 1)
+            if total > _EXPANSION_PER_BYTE * read:
+                self._bomb_reported = True
+                self.ctx.add(
+                    R.RESOURCE_LIMIT,
+                    self._ptr(pos),
+                    f"memo/DUP references expand {read} bytes of pickle into more than {_EXPANSION_LIMIT:,} "
+                    "implied objects (billion-laughs pickle): hashing, copying or serialising the loaded "
+                    "object, or loading it where it is used as a set member or dict key, does not finish",
+                    confidence=0.9,
+                    title="Pickle builds an exponentially shared object graph (billion laughs)",
+                )
+
     # ------------------------------------------------------------------ calls
     def _call(self, func: Any, args: Any, offset: int, opname: str) -> Any:
+        result = self._call_inner(func, args, offset, opname)
+        if self._weights and type(result) is Call and isinstance(args, tuple):
+            self._weigh(result, args, offset)
+        return result
+
+    def _call_inner(self, func: Any, args: Any, offset: int, opname: str) -> Any:
         if isinstance(func, Global):
             key = (func.module, func.name)
             targs = args if isinstance(args, tuple) else ()
@@ -313,6 +448,7 @@ class PickleAnalyser:
         finding for the break itself: real loaders execute opcodes as they read.
         """
         self._buffer = data
+        self._start = start
         res = self.result
         try:
             res.end = self._run(data, start)
@@ -330,15 +466,17 @@ class PickleAnalyser:
         return res
 
     # ------------------------------------------------------------------ the interpreter
-    def _run(self, data: Any, pos: int, seed: tuple[list[Any], list[int], dict[int, Any]] | None = None) -> int:
+    def _run(self, data: Any, pos: int, seed: tuple[list[Any], list[int], Memo] | None = None) -> int:
         ctx = self.ctx
         limits = ctx.limits
         end = len(data)
         stack: list[Any] = list(seed[0]) if seed else []
         marks: list[int] = list(seed[1]) if seed else []
-        memo: dict[int, Any] = {}
-        if seed:  # a shadow run must not write into the real memo; big memos are layered, not copied
-            memo = dict(seed[2]) if len(seed[2]) <= 65536 else cast(dict[int, Any], ChainMap({}, seed[2]))
+        # a shadow run must not write into the real memo
+        memo = seed[2].fork() if seed else Memo(limits.max_memo)
+        mvals = memo.values
+        msparse = memo.sparse
+        weights = self._weights
         push = stack.append
         max_stack = limits.max_pickle_stack
         max_memo = limits.max_memo
@@ -363,13 +501,16 @@ class PickleAnalyser:
                 elif op == 0x4A:  # BININT
                     push(i32(data, pos + 1)[0])
                     pos += 5
-                elif op == 0x94:  # MEMOIZE
+                elif op == 0x94:  # MEMOIZE: the loader's key is len(memo), every key counted (see Memo)
                     if not stack:
                         raise Malformed(pos, "MEMOIZE on empty stack")
-                    n = len(memo)
-                    # past the cap keep only what can resolve a callable (bounded memory)
-                    if n < max_memo or type(stack[-1]) in _INTERESTING:
-                        memo[n] = stack[-1]
+                    if msparse:
+                        memo.put(len(memo), stack[-1])
+                    else:  # keys are exactly 0..dense-1: the common case, inlined
+                        n = memo.dense
+                        memo.dense = n + 1
+                        if len(mvals) < max_memo or _worth_keeping(stack[-1]):
+                            mvals[n] = stack[-1]
                     pos += 1
                 elif op == 0x8C:  # SHORT_BINUNICODE
                     n = data[pos + 1]
@@ -397,20 +538,21 @@ class PickleAnalyser:
                     t = tuple(stack[m:])
                     del stack[m:]
                     push(t)
+                    if weights:
+                        self._weigh(t, t, pos)
                     pos += 1
                 elif op == 0x71:  # BINPUT
                     if not stack:
                         raise Malformed(pos, "BINPUT on empty stack")
-                    memo[data[pos + 1]] = stack[-1]
+                    memo.put(data[pos + 1], stack[-1])
                     pos += 2
                 elif op == 0x68:  # BINGET
-                    idx = data[pos + 1]
-                    if idx in memo:
-                        push(memo[idx])
-                    elif len(memo) >= max_memo:
-                        push(UNKNOWN)
-                    else:
-                        raise Malformed(pos, f"BINGET of missing memo entry {idx}")
+                    v = mvals.get(data[pos + 1], _MISSING)
+                    if v is _MISSING:
+                        v = memo.get(data[pos + 1], pos, "BINGET")
+                    push(v)
+                    if type(v) in _WEIGHED:
+                        self._shared(v, pos)
                     pos += 2
                 elif op == 0x65:  # APPENDS
                     if not marks:
@@ -419,6 +561,8 @@ class PickleAnalyser:
                     if m < 1:
                         raise Malformed(pos, "APPENDS without a list")
                     target = stack[m - 1]
+                    if weights:
+                        self._grow(target, stack[m:], pos)
                     if type(target) is list and len(target) < _LIST_KEEP and self._kept < limits.max_kept_items:
                         room = _LIST_KEEP - len(target)
                         items = stack[m : m + room]
@@ -434,11 +578,15 @@ class PickleAnalyser:
                         raise Malformed(pos, "TUPLE2 on short stack")
                     b = stack.pop()
                     stack[-1] = (stack[-1], b)
+                    if weights:
+                        self._weigh(stack[-1], stack[-1], pos)
                     pos += 1
                 elif op == 0x85:  # TUPLE1
                     if not stack:
                         raise Malformed(pos, "TUPLE1 on empty stack")
                     stack[-1] = (stack[-1],)
+                    if weights:
+                        self._weigh(stack[-1], stack[-1], pos)
                     pos += 1
                 elif op == 0x87:  # TUPLE3
                     if len(stack) < 3:
@@ -446,6 +594,8 @@ class PickleAnalyser:
                     t = (stack[-3], stack[-2], stack[-1])
                     del stack[-3:]
                     push(t)
+                    if weights:
+                        self._weigh(t, t, pos)
                     pos += 1
                 elif op == 0x75:  # SETITEMS
                     if not marks:
@@ -454,6 +604,8 @@ class PickleAnalyser:
                     if m < 1 or (len(stack) - m) % 2:
                         raise Malformed(pos, "SETITEMS with odd item count or no dict")
                     target = stack[m - 1]
+                    if weights:
+                        self._grow(target, stack[m:], pos)
                     if type(target) is dict and len(target) < _LIST_KEEP and self._kept < limits.max_kept_items:
                         for i in range(m, len(stack), 2):
                             with contextlib.suppress(TypeError):
@@ -484,6 +636,8 @@ class PickleAnalyser:
                         raise Malformed(pos, "APPEND on short stack")
                     v = stack.pop()
                     target = stack[-1]
+                    if weights:
+                        self._grow(target, (v,), pos)
                     if type(target) is list and len(target) < _LIST_KEEP and self._kept < limits.max_kept_items:
                         target.append(v)
                         self._kept += 1
@@ -494,6 +648,8 @@ class PickleAnalyser:
                     v = stack.pop()
                     k = stack.pop()
                     target = stack[-1]
+                    if weights:
+                        self._grow(target, (k, v), pos)
                     if type(target) is dict and len(target) < _LIST_KEEP and self._kept < limits.max_kept_items:
                         try:
                             target[k] = v
@@ -520,20 +676,16 @@ class PickleAnalyser:
                 elif op == 0x72:  # LONG_BINPUT
                     if not stack:
                         raise Malformed(pos, "LONG_BINPUT on empty stack")
-                    idx = u32(data, pos + 1)[0]
-                    if idx in memo or len(memo) < max_memo:
-                        memo[idx] = stack[-1]
-                    else:
-                        memo[idx] = _keep_if_interesting(stack[-1])
+                    memo.put(u32(data, pos + 1)[0], stack[-1])
                     pos += 5
                 elif op == 0x6A:  # LONG_BINGET
                     idx = u32(data, pos + 1)[0]
-                    if idx in memo:
-                        push(memo[idx])
-                    elif len(memo) >= max_memo:
-                        push(UNKNOWN)
-                    else:
-                        raise Malformed(pos, f"LONG_BINGET of missing memo entry {idx}")
+                    v = mvals.get(idx, _MISSING)
+                    if v is _MISSING:
+                        v = memo.get(idx, pos, "LONG_BINGET")
+                    push(v)
+                    if type(v) in _WEIGHED:
+                        self._shared(v, pos)
                     pos += 5
                 elif op == 0x95:  # FRAME
                     if pos + 9 > end:
@@ -554,9 +706,7 @@ class PickleAnalyser:
             del start
         return pos
 
-    def _slow(
-        self, op: int, data: Any, pos: int, end: int, stack: list[Any], marks: list[int], memo: dict[int, Any]
-    ) -> int:
+    def _slow(self, op: int, data: Any, pos: int, end: int, stack: list[Any], marks: list[int], memo: Memo) -> int:
         handler = _SLOW.get(op)
         if handler is None:
             raise Malformed(pos, f"unknown opcode 0x{op:02x}")
@@ -571,7 +721,7 @@ class PickleAnalyser:
         del stack[m:]
         return items
 
-    def _shadow_plain_load(self, data: Any, pos: int, seed: tuple[list[Any], list[int], dict[int, Any]]) -> None:
+    def _shadow_plain_load(self, data: Any, pos: int, seed: tuple[list[Any], list[int], Memo]) -> None:
         """What plain `pickle.load` would do with the bytes joblib reads as array data.
 
         joblib's loader skips them, `pickle.load` executes them as opcodes; a file built
@@ -608,7 +758,7 @@ class PickleAnalyser:
         data: Any,
         pos: int,
         end: int,
-        seed: tuple[list[Any], list[int], dict[int, Any]],
+        seed: tuple[list[Any], list[int], Memo],
     ) -> int:
         """Skip (or descend into) the array joblib wrote right after the wrapper's BUILD."""
         state = wrapper.state
@@ -678,16 +828,6 @@ def _text(data: Any, s: int, e: int, pos: int) -> str:
         raise Malformed(pos, "invalid UTF-8 in unicode string") from None
 
 
-_INTERESTING = frozenset({str, Global, Call, ModuleRef})
-
-
-def _keep_if_interesting(value: Any) -> Any:
-    """Past the memo cap, keep only what can matter to callable resolution."""
-    if isinstance(value, str | Global | Call | ModuleRef) and not (isinstance(value, str) and len(value) > 256):
-        return value
-    return UNKNOWN
-
-
 def _dtype_info(dtype: Any) -> tuple[int | None, bool]:
     """Item size and object-ness of a symbolic `numpy.dtype(...)` call, if determinable."""
     if not isinstance(dtype, Call) or not isinstance(dtype.func, Global) or dtype.func.name != "dtype":
@@ -715,7 +855,7 @@ def _dtype_info(dtype: Any) -> tuple[int | None, bool]:
 
 
 # ---------------------------------------------------------------------- slow-path handlers
-_Handler = Callable[[PickleAnalyser, Any, int, int, list[Any], list[int], dict[int, Any]], int]
+_Handler = Callable[[PickleAnalyser, Any, int, int, list[Any], list[int], Memo], int]
 _SLOW: dict[int, _Handler] = {}
 
 
@@ -741,9 +881,7 @@ def _line(data: Any, pos: int, end: int) -> tuple[bytes, int]:
 
 
 @_op(0x80)
-def _proto(
-    a: PickleAnalyser, data: Any, pos: int, end: int, stack: list[Any], marks: list[int], memo: dict[int, Any]
-) -> int:
+def _proto(a: PickleAnalyser, data: Any, pos: int, end: int, stack: list[Any], marks: list[int], memo: Memo) -> int:
     v = data[pos + 1]
     if v > _PROTO_MAX:
         raise Malformed(pos, f"unsupported pickle protocol {v}")
@@ -752,9 +890,7 @@ def _proto(
 
 
 @_op(0x63, 0x69)  # GLOBAL, INST
-def _global(
-    a: PickleAnalyser, data: Any, pos: int, end: int, stack: list[Any], marks: list[int], memo: dict[int, Any]
-) -> int:
+def _global(a: PickleAnalyser, data: Any, pos: int, end: int, stack: list[Any], marks: list[int], memo: Memo) -> int:
     op = data[pos]
     mod_b, p = _line(data, pos + 1, end)
     name_b, p = _line(data, p, end)
@@ -777,7 +913,7 @@ def _global(
 
 @_op(0x93)  # STACK_GLOBAL
 def _stack_global(
-    a: PickleAnalyser, data: Any, pos: int, end: int, stack: list[Any], marks: list[int], memo: dict[int, Any]
+    a: PickleAnalyser, data: Any, pos: int, end: int, stack: list[Any], marks: list[int], memo: Memo
 ) -> int:
     _need(stack, 2, pos, "STACK_GLOBAL")
     name = stack.pop()
@@ -787,9 +923,7 @@ def _stack_global(
 
 
 @_op(0x52)  # REDUCE
-def _reduce(
-    a: PickleAnalyser, data: Any, pos: int, end: int, stack: list[Any], marks: list[int], memo: dict[int, Any]
-) -> int:
+def _reduce(a: PickleAnalyser, data: Any, pos: int, end: int, stack: list[Any], marks: list[int], memo: Memo) -> int:
     _need(stack, 2, pos, "REDUCE")
     args = stack.pop()
     func = stack[-1]
@@ -798,9 +932,7 @@ def _reduce(
 
 
 @_op(0x81)  # NEWOBJ
-def _newobj(
-    a: PickleAnalyser, data: Any, pos: int, end: int, stack: list[Any], marks: list[int], memo: dict[int, Any]
-) -> int:
+def _newobj(a: PickleAnalyser, data: Any, pos: int, end: int, stack: list[Any], marks: list[int], memo: Memo) -> int:
     _need(stack, 2, pos, "NEWOBJ")
     args = stack.pop()
     cls = stack[-1]
@@ -812,9 +944,7 @@ def _newobj(
 
 
 @_op(0x92)  # NEWOBJ_EX
-def _newobj_ex(
-    a: PickleAnalyser, data: Any, pos: int, end: int, stack: list[Any], marks: list[int], memo: dict[int, Any]
-) -> int:
+def _newobj_ex(a: PickleAnalyser, data: Any, pos: int, end: int, stack: list[Any], marks: list[int], memo: Memo) -> int:
     _need(stack, 3, pos, "NEWOBJ_EX")
     kwargs = stack.pop()
     args = stack.pop()
@@ -825,9 +955,7 @@ def _newobj_ex(
 
 
 @_op(0x6F)  # OBJ
-def _obj(
-    a: PickleAnalyser, data: Any, pos: int, end: int, stack: list[Any], marks: list[int], memo: dict[int, Any]
-) -> int:
+def _obj(a: PickleAnalyser, data: Any, pos: int, end: int, stack: list[Any], marks: list[int], memo: Memo) -> int:
     items = a._pop_mark(pos, stack, marks, "OBJ")
     if not items:
         raise Malformed(pos, "OBJ without a class")
@@ -836,9 +964,7 @@ def _obj(
 
 
 @_op(0x62)  # BUILD
-def _build(
-    a: PickleAnalyser, data: Any, pos: int, end: int, stack: list[Any], marks: list[int], memo: dict[int, Any]
-) -> int:
+def _build(a: PickleAnalyser, data: Any, pos: int, end: int, stack: list[Any], marks: list[int], memo: Memo) -> int:
     _need(stack, 2, pos, "BUILD")
     state = stack.pop()
     obj = stack[-1]
@@ -858,18 +984,14 @@ def _build(
 
 
 @_op(0x50)  # PERSID
-def _persid(
-    a: PickleAnalyser, data: Any, pos: int, end: int, stack: list[Any], marks: list[int], memo: dict[int, Any]
-) -> int:
+def _persid(a: PickleAnalyser, data: Any, pos: int, end: int, stack: list[Any], marks: list[int], memo: Memo) -> int:
     pid, p = _line(data, pos + 1, end)
     stack.append(Persistent(pid.decode("ascii", "replace"), pos))
     return p
 
 
 @_op(0x51)  # BINPERSID
-def _binpersid(
-    a: PickleAnalyser, data: Any, pos: int, end: int, stack: list[Any], marks: list[int], memo: dict[int, Any]
-) -> int:
+def _binpersid(a: PickleAnalyser, data: Any, pos: int, end: int, stack: list[Any], marks: list[int], memo: Memo) -> int:
     _need(stack, 1, pos, "BINPERSID")
     pid = stack[-1]
     if len(a.result.persistent_ids) < 1_000_000:
@@ -879,9 +1001,7 @@ def _binpersid(
 
 
 @_op(0x82, 0x83, 0x84)  # EXT1/2/4
-def _ext(
-    a: PickleAnalyser, data: Any, pos: int, end: int, stack: list[Any], marks: list[int], memo: dict[int, Any]
-) -> int:
+def _ext(a: PickleAnalyser, data: Any, pos: int, end: int, stack: list[Any], marks: list[int], memo: Memo) -> int:
     op = data[pos]
     width = {0x82: 1, 0x83: 2, 0x84: 4}[op]
     if pos + 1 + width > end:
@@ -893,9 +1013,7 @@ def _ext(
 
 
 @_op(0x30)  # POP
-def _pop(
-    a: PickleAnalyser, data: Any, pos: int, end: int, stack: list[Any], marks: list[int], memo: dict[int, Any]
-) -> int:
+def _pop(a: PickleAnalyser, data: Any, pos: int, end: int, stack: list[Any], marks: list[int], memo: Memo) -> int:
     if stack and (not marks or marks[-1] < len(stack)):
         stack.pop()
     elif marks:
@@ -906,25 +1024,23 @@ def _pop(
 
 
 @_op(0x31)  # POP_MARK
-def _pop_mark(
-    a: PickleAnalyser, data: Any, pos: int, end: int, stack: list[Any], marks: list[int], memo: dict[int, Any]
-) -> int:
+def _pop_mark(a: PickleAnalyser, data: Any, pos: int, end: int, stack: list[Any], marks: list[int], memo: Memo) -> int:
     a._pop_mark(pos, stack, marks, "POP_MARK")
     return pos + 1
 
 
 @_op(0x32)  # DUP
-def _dup(
-    a: PickleAnalyser, data: Any, pos: int, end: int, stack: list[Any], marks: list[int], memo: dict[int, Any]
-) -> int:
+def _dup(a: PickleAnalyser, data: Any, pos: int, end: int, stack: list[Any], marks: list[int], memo: Memo) -> int:
     _need(stack, 1, pos, "DUP")
     stack.append(stack[-1])
+    if type(stack[-1]) in _WEIGHED:
+        a._shared(stack[-1], pos)
     return pos + 1
 
 
 @_op(0x46, 0x49, 0x4C)  # FLOAT, INT, LONG (text)
 def _text_number(
-    a: PickleAnalyser, data: Any, pos: int, end: int, stack: list[Any], marks: list[int], memo: dict[int, Any]
+    a: PickleAnalyser, data: Any, pos: int, end: int, stack: list[Any], marks: list[int], memo: Memo
 ) -> int:
     op = data[pos]
     raw, p = _line(data, pos + 1, end)
@@ -942,9 +1058,7 @@ def _text_number(
 
 
 @_op(0x8A, 0x8B)  # LONG1, LONG4
-def _long(
-    a: PickleAnalyser, data: Any, pos: int, end: int, stack: list[Any], marks: list[int], memo: dict[int, Any]
-) -> int:
+def _long(a: PickleAnalyser, data: Any, pos: int, end: int, stack: list[Any], marks: list[int], memo: Memo) -> int:
     if data[pos] == 0x8A:
         n = data[pos + 1]
         s = pos + 2
@@ -961,7 +1075,7 @@ def _long(
 
 @_op(0x53, 0x56)  # STRING, UNICODE (text)
 def _text_string(
-    a: PickleAnalyser, data: Any, pos: int, end: int, stack: list[Any], marks: list[int], memo: dict[int, Any]
+    a: PickleAnalyser, data: Any, pos: int, end: int, stack: list[Any], marks: list[int], memo: Memo
 ) -> int:
     op = data[pos]
     raw, p = _line(data, pos + 1, end)
@@ -982,9 +1096,7 @@ def _text_string(
 
 
 @_op(0x54, 0x55, 0x42, 0x8D, 0x8E, 0x96)  # BINSTRING, SHORT_BINSTRING, BINBYTES, BINUNICODE8, BINBYTES8, BYTEARRAY8
-def _blob(
-    a: PickleAnalyser, data: Any, pos: int, end: int, stack: list[Any], marks: list[int], memo: dict[int, Any]
-) -> int:
+def _blob(a: PickleAnalyser, data: Any, pos: int, end: int, stack: list[Any], marks: list[int], memo: Memo) -> int:
     op = data[pos]
     if op == 0x55:
         n, s = data[pos + 1], pos + 2
@@ -1010,9 +1122,7 @@ def _blob(
 
 
 @_op(0x67, 0x70)  # GET, PUT (text)
-def _text_memo(
-    a: PickleAnalyser, data: Any, pos: int, end: int, stack: list[Any], marks: list[int], memo: dict[int, Any]
-) -> int:
+def _text_memo(a: PickleAnalyser, data: Any, pos: int, end: int, stack: list[Any], marks: list[int], memo: Memo) -> int:
     op = data[pos]
     raw, p = _line(data, pos + 1, end)
     try:
@@ -1021,21 +1131,19 @@ def _text_memo(
         raise Malformed(pos, "invalid memo index") from None
     if op == 0x70:
         _need(stack, 1, pos, "PUT")
-        if idx in memo or len(memo) < a.ctx.limits.max_memo:
-            memo[idx] = stack[-1]
-    elif idx in memo:
-        stack.append(memo[idx])
-    elif len(memo) >= a.ctx.limits.max_memo:
-        stack.append(UNKNOWN)
+        if idx < 0:
+            raise Malformed(pos, "negative PUT argument")  # the loader raises ValueError
+        memo.put(idx, stack[-1])
     else:
-        raise Malformed(pos, f"GET of missing memo entry {idx}")
+        v = memo.get(idx, pos, "GET")
+        stack.append(v)
+        if type(v) in _WEIGHED:
+            a._shared(v, pos)
     return p
 
 
 @_op(0x74, 0x6C, 0x64, 0x91)  # TUPLE, LIST, DICT, FROZENSET
-def _from_mark(
-    a: PickleAnalyser, data: Any, pos: int, end: int, stack: list[Any], marks: list[int], memo: dict[int, Any]
-) -> int:
+def _from_mark(a: PickleAnalyser, data: Any, pos: int, end: int, stack: list[Any], marks: list[int], memo: Memo) -> int:
     op = data[pos]
     items = a._pop_mark(pos, stack, marks, "TUPLE/LIST/DICT")
     if op == 0x74:
@@ -1050,33 +1158,31 @@ def _from_mark(
             with contextlib.suppress(TypeError):
                 d[items[i]] = items[i + 1]
         stack.append(d)
-    else:
-        stack.append(UNKNOWN)
+    else:  # FROZENSET: hashing its members is where a shared graph hangs the loader
+        stack.append(Unknown("frozenset"))
+    if a._weights:
+        a._weigh(stack[-1], items, pos)
     return pos + 1
 
 
 @_op(0x8F)  # EMPTY_SET
-def _empty_set(
-    a: PickleAnalyser, data: Any, pos: int, end: int, stack: list[Any], marks: list[int], memo: dict[int, Any]
-) -> int:
+def _empty_set(a: PickleAnalyser, data: Any, pos: int, end: int, stack: list[Any], marks: list[int], memo: Memo) -> int:
     stack.append(Unknown("set"))
     return pos + 1
 
 
 @_op(0x90)  # ADDITEMS
-def _additems(
-    a: PickleAnalyser, data: Any, pos: int, end: int, stack: list[Any], marks: list[int], memo: dict[int, Any]
-) -> int:
-    a._pop_mark(pos, stack, marks, "ADDITEMS")
+def _additems(a: PickleAnalyser, data: Any, pos: int, end: int, stack: list[Any], marks: list[int], memo: Memo) -> int:
+    items = a._pop_mark(pos, stack, marks, "ADDITEMS")
     if not stack:
         raise Malformed(pos, "ADDITEMS without a set")
+    if a._weights:
+        a._weigh(stack[-1], items, pos)
     return pos + 1
 
 
 @_op(0x97, 0x98)  # NEXT_BUFFER, READONLY_BUFFER
-def _buffers(
-    a: PickleAnalyser, data: Any, pos: int, end: int, stack: list[Any], marks: list[int], memo: dict[int, Any]
-) -> int:
+def _buffers(a: PickleAnalyser, data: Any, pos: int, end: int, stack: list[Any], marks: list[int], memo: Memo) -> int:
     if data[pos] == 0x97:
         stack.append(Unknown("out-of-band buffer"))
     else:
