@@ -20,7 +20,11 @@ def register(app: typer.Typer) -> None:
         out: Annotated[Path | None, typer.Option("--out", "-o", help="Output file or folder")] = None,
         as_json: Annotated[bool, typer.Option("--json")] = False,
     ) -> None:
-        """Encrypt at rest: one data key per file, wrapped by KEY; folders keep their layout (.benc added)."""
+        """Encrypt at rest: one data key per file, wrapped by KEY; folders keep their layout (.benc added).
+
+        A folder's files are bound to their paths and listed in a sealed .bastion-manifest,
+        so decrypt refuses swapped, moved, replaced, removed or added files.
+        """
         from bastion.crypto import aead
 
         keys, who = manager(), principal()
@@ -45,7 +49,7 @@ def register(app: typer.Typer) -> None:
         out: Annotated[Path, typer.Option("--out", "-o", help="Output file or folder")],
         as_json: Annotated[bool, typer.Option("--json")] = False,
     ) -> None:
-        """Decrypt; verifies every chunk, and writes nothing if any check fails."""
+        """Decrypt; verifies every chunk (and a folder's manifest and paths first); writes nothing if a check fails."""
         from bastion.crypto import aead
 
         keys, who = manager(), principal()

@@ -6,6 +6,14 @@ Layout::
 
     header = version u8 | alg u8 | chunk_size u32 | salt[16]
              | key_id_len u16 | key_id | dek_id_len u16 | dek_id
+             [ | context_len u16 | context ]        (version 2 only)
+
+Version 1 (no context) is what single files use, unchanged. Version 2 adds a
+`context`: bytes that say where the stream belongs (for folder members: the folder's
+random id and the file's relative path; see `aead.encrypt_tree`). The context is part
+of the header, so it is covered by H below: a file moved to another path, or into
+another folder, is rejected with a message that says so, and editing the context to
+match fails authentication of every chunk.
 
 Each chunk is ``AES-256-GCM(subkey, nonce=index as 12 bytes, aad=H || index u64 || final u8)``
 over up to `chunk_size` plaintext bytes, where ``H = SHA-256(magic | header_len | header)``
@@ -16,6 +24,8 @@ Why this catches each attack (Hoang-Reyhanitabar-Rogaway-Vizár "STREAM" constru
   AAD of every chunk, so chunk 0 fails;
 - reordering changes the nonce/AAD index;
 - chunk swapping between files fails because each file has its own salt, hence subkey;
+- moving or swapping version-2 files between paths or folders changes the context the
+  reader expects (checked against the header), and any edit to the context changes H;
 - truncation at a chunk boundary leaves a last chunk sealed with final=0, which fails
   when opened as final; an empty plaintext is still one (empty) final chunk, so a file cut
   right after the header fails too.
@@ -40,14 +50,17 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from bastion.crypto._errors import FormatError, IntegrityError
 
 MAGIC = b"BSTNENC1"
-VERSION = 1
+VERSION = 1  # no context: single files, `encrypt_bytes`
+VERSION_CONTEXT = 2  # with a bound context: folder members and folder manifests
+VERSIONS = (VERSION, VERSION_CONTEXT)
 ALG_AES256GCM_CHUNKED = 1
 TAG = 16
 DEFAULT_CHUNK = 1 << 20
 MIN_CHUNK = 1 << 10
 MAX_CHUNK = 1 << 26
-MAX_HEADER = 4096
+MAX_HEADER = 8192
 MAX_ID = 256
+MAX_CONTEXT = 4200  # a kind byte, a 16-byte folder id and a relative path of up to PATH_MAX
 _FIXED = struct.Struct(">BBI16s")
 _IDX = struct.Struct(">QB")  # chunk AAD suffix: index u64 | final u8
 
@@ -62,14 +75,21 @@ class StreamHeader:
     salt: bytes
     version: int = VERSION
     alg: int = ALG_AES256GCM_CHUNKED
+    context: bytes = b""
 
     def encode(self) -> bytes:
         kid = self.key_id.encode()
         did = self.dek_id.encode()
         if len(kid) > MAX_ID or len(did) > MAX_ID:
             raise FormatError("key id or data-key id too long for the stream header")
+        if (self.version == VERSION) != (not self.context):
+            raise FormatError("a context needs format version 2, and version 2 needs a context")
+        if len(self.context) > MAX_CONTEXT:
+            raise FormatError("context too long for the stream header")
         body = _FIXED.pack(self.version, self.alg, self.chunk_size, self.salt)
         body += struct.pack(">H", len(kid)) + kid + struct.pack(">H", len(did)) + did
+        if self.version == VERSION_CONTEXT:
+            body += struct.pack(">H", len(self.context)) + self.context
         return MAGIC + struct.pack(">I", len(body)) + body
 
     @property
@@ -92,7 +112,7 @@ def read_header(src: BinaryIO) -> StreamHeader:
     if len(body) < length:
         raise FormatError("truncated header")
     version, alg, chunk_size, salt = _FIXED.unpack_from(body, 0)
-    if version != VERSION:
+    if version not in VERSIONS:
         raise FormatError(f"unsupported format version {version}")
     if alg != ALG_AES256GCM_CHUNKED:
         raise FormatError(f"unsupported algorithm {alg}")
@@ -112,9 +132,21 @@ def read_header(src: BinaryIO) -> StreamHeader:
         except UnicodeDecodeError:
             raise FormatError("malformed header (id is not UTF-8)") from None
         pos += n
+    context = b""
+    if version == VERSION_CONTEXT:
+        if pos + 2 > length:
+            raise FormatError("malformed header (no context)")
+        (n,) = struct.unpack_from(">H", body, pos)
+        pos += 2
+        if n == 0 or n > MAX_CONTEXT or pos + n > length:
+            raise FormatError("malformed header (context length)")
+        context = bytes(body[pos : pos + n])
+        pos += n
     if pos != length:
         raise FormatError("malformed header (trailing bytes)")
-    header = StreamHeader(key_id=ids[0], dek_id=ids[1], chunk_size=chunk_size, salt=salt)
+    header = StreamHeader(
+        key_id=ids[0], dek_id=ids[1], chunk_size=chunk_size, salt=salt, version=version, context=context
+    )
     if header.encode() != magic + raw_len + body:  # canonical form only
         raise FormatError("malformed header (non-canonical)")
     return header
@@ -135,8 +167,11 @@ def encrypt_stream(
     key_id: str,
     dek_id: str,
     chunk_size: int = DEFAULT_CHUNK,
+    context: bytes = b"",
 ) -> tuple[int, int]:
     """Seal `src` into `dst`; returns (plaintext bytes, ciphertext bytes).
+
+    A non-empty `context` is written in a version-2 header and so bound to every chunk.
 
     Per chunk the loop does one AES-GCM call straight into a reused output buffer and
     one write; the AAD prefix and the header are built once. In-memory sources
@@ -147,7 +182,14 @@ def encrypt_stream(
     """
     if not MIN_CHUNK <= chunk_size <= MAX_CHUNK:
         raise FormatError(f"chunk size must be within {MIN_CHUNK}..{MAX_CHUNK}")
-    header = StreamHeader(key_id=key_id, dek_id=dek_id, chunk_size=chunk_size, salt=os.urandom(16))
+    header = StreamHeader(
+        key_id=key_id,
+        dek_id=dek_id,
+        chunk_size=chunk_size,
+        salt=os.urandom(16),
+        version=VERSION_CONTEXT if context else VERSION,
+        context=context,
+    )
     encoded = header.encode()
     aead = _subkey(dek, header)
     seal = aead.encrypt_into
@@ -211,13 +253,20 @@ def decrypt_stream(
     src: BinaryIO,
     dst: BinaryIO,
     resolve: Callable[[StreamHeader], bytes],
+    *,
+    context: bytes | None = None,
 ) -> tuple[StreamHeader, int]:
     """Open `src` into `dst`, chunk by chunk, each verified before it is written.
+
+    `context`, when given, is the context the caller expects (b"" for a plain
+    version-1 stream); a stream bound to another one fails before any key is fetched.
 
     A failure part-way leaves the verified prefix in `dst`: callers that must not
     expose partial plaintext write to a temporary file and rename (see `aead.decrypt_file`).
     """
     header = read_header(src)
+    if context is not None and header.context != context:
+        raise IntegrityError("the stream belongs somewhere else (its bound context differs from the expected one)")
     dek = resolve(header)
     aead = _subkey(dek, header)
     open_ = aead.decrypt_into
