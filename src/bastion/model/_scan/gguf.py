@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import struct
+from collections.abc import Callable
 from typing import Any
 
 from bastion.model._scan import rules as R
@@ -152,8 +153,22 @@ _SINKS = {"os", "popen", "system", "subprocess", "eval", "exec", "import_module"
 _FUNC_GADGETS = {"cycler", "joiner", "namespace", "lipsum", "range", "dict", "self", "request", "config"}
 
 
+_ATTR_FILTERS = {"map", "selectattr", "rejectattr", "sort", "groupby", "sum", "unique", "min", "max", "join"}
+_STR_FILTERS = {"lower", "upper", "string", "trim", "title", "capitalize", "reverse", "replace", "join", "format"}
+_MAX_VALUES = 64
+_MAX_LEN = 512
+
+
 def check_template(ctx: ScanContext, source: str, pointer: str) -> None:
-    """Parse a Jinja2 template (never render it) and flag attribute walks into internals."""
+    """Parse a Jinja2 template (never render it) and flag attribute walks into internals.
+
+    Names of attributes and subscript keys are judged by value, not by spelling: constant
+    string expressions (`'__cla' ~ 'ss__'`, `'_'*2 + 'globals' + '_'*2`, `{% set %}` variables,
+    filters such as `|lower`, `|join`, `|replace`) are evaluated symbolically to the set of
+    strings they can take. A key or attribute name that is built from strings but cannot be
+    evaluated fails closed as suspicious (high); keys that are plain variables never assigned a
+    string (`messages[i]`, `loop.index0 - 1`) are ordinary indexing.
+    """
     try:
         from jinja2 import nodes
         from jinja2.sandbox import ImmutableSandboxedEnvironment
@@ -166,34 +181,238 @@ def check_template(ctx: ScanContext, source: str, pointer: str) -> None:
     except Exception as exc:
         ctx.add(R.TEMPLATE_SUSPICIOUS, pointer, f"template does not parse: {printable(str(exc), 80)}")
         return
-    for node in tree.find_all((nodes.Getattr, nodes.Getitem, nodes.Filter, nodes.Const, nodes.Name)):
-        attr: str | None = None
+    folder = _Folder(nodes)
+    try:
+        folder.collect(tree)
+        _walk(ctx, pointer, folder, tree)
+    except RecursionError:
+        ctx.add(R.TEMPLATE_SUSPICIOUS, pointer, "template expressions nest too deeply to evaluate")
+
+
+def _walk(ctx: ScanContext, pointer: str, folder: _Folder, tree: Any) -> None:
+    nodes = folder.n
+    built = (nodes.Concat, nodes.Add, nodes.Mul, nodes.CondExpr)
+    for count, node in enumerate(tree.find_all((nodes.Getattr, nodes.Getitem, nodes.Filter, nodes.Const, *built))):
+        if count % 4096 == 4095:
+            ctx.check_time()
         if isinstance(node, nodes.Getattr):
-            attr = node.attr
-        elif isinstance(node, nodes.Getitem) and isinstance(node.arg, nodes.Const) and isinstance(node.arg.value, str):
-            attr = node.arg.value
-        elif isinstance(node, nodes.Getitem) and isinstance(node.arg, nodes.Concat | nodes.Add | nodes.Filter):
-            ctx.add(R.TEMPLATE_SUSPICIOUS, pointer, "subscript with a computed key (attribute-name building)")
-            continue
-        elif isinstance(node, nodes.Filter) and node.name in ("attr", "map") and node.args:
-            arg = node.args[0] if node.name == "attr" else None
-            if node.name == "attr":
-                if isinstance(arg, nodes.Const) and isinstance(arg.value, str):
-                    attr = arg.value
+            _judge(ctx, pointer, node.attr)
+        elif isinstance(node, nodes.Getitem):
+            _judge_key(ctx, pointer, folder, node.arg, "subscript")
+        elif isinstance(node, nodes.Filter):
+            if node.name == "attr" and node.args:
+                _judge_key(ctx, pointer, folder, node.args[0], "|attr()", required=True)
+            if node.name in _ATTR_FILTERS:
+                for kw in node.kwargs:
+                    if kw.key == "attribute":
+                        _judge_key(ctx, pointer, folder, kw.value, f"|{node.name}(attribute=)", required=True)
+                if node.name in ("selectattr", "rejectattr") and node.args:
+                    _judge_key(ctx, pointer, folder, node.args[0], f"|{node.name}()", required=True)
+                if node.name == "map" and len(node.args) >= 2 and folder.fold(node.args[0]) == {"attr"}:
+                    _judge_key(ctx, pointer, folder, node.args[1], "|map('attr')", required=True)
+        elif isinstance(node, nodes.Const) and isinstance(node.value, str) and any(x in node.value for x in _INTERNAL):
+            ctx.add(R.TEMPLATE_INJECTION, pointer, f"string constant names an internal: {printable(node.value, 60)!r}")
+        if isinstance(node, (*built, nodes.Filter)):
+            for value in folder.fold(node) or ():
+                if any(x in value for x in _INTERNAL):
+                    ctx.add(R.TEMPLATE_INJECTION, pointer, f"string expression builds an internal: {value[:60]!r}")
+
+
+def _judge_key(ctx: ScanContext, pointer: str, folder: _Folder, key: Any, how: str, *, required: bool = False) -> None:
+    """A subscript key or attribute-name argument: evaluated when constant, else fail closed."""
+    values = folder.fold(key)
+    if values is not None:
+        for value in values:
+            _judge(ctx, pointer, value)
+        return
+    if required or folder.builds_string(key):
+        ctx.add(R.TEMPLATE_SUSPICIOUS, pointer, f"{how} with a computed name that cannot be evaluated")
+
+
+def _judge(ctx: ScanContext, pointer: str, attr: str) -> None:
+    if attr in _INTERNAL or (attr.startswith("__") and attr.endswith("__")):
+        ctx.add(R.TEMPLATE_INJECTION, pointer, f"attribute walk to {printable(attr, 60)!r}")
+    elif attr in _SINKS:
+        ctx.add(R.TEMPLATE_INJECTION, pointer, f"attribute walk to {attr!r}", confidence=0.8)
+    elif attr.startswith("_"):
+        ctx.add(R.TEMPLATE_SUSPICIOUS, pointer, f"access to private attribute {printable(attr, 60)!r}", confidence=0.6)
+
+
+class _Folder:
+    """Symbolic evaluation of constant string expressions in a Jinja2 syntax tree.
+
+    `fold` returns every string an expression can take (bounded), or None when it is not a
+    constant string expression. Variables assigned with `{% set %}` (also block sets and
+    namespace attributes) and `{% for %}` over literal lists carry the union of all the
+    values assigned to them anywhere, which over-approximates every execution order.
+    """
+
+    def __init__(self, nodes: Any) -> None:
+        self.n = nodes
+        self.env: dict[str, set[str]] = {}
+        self.dynamic: set[str] = set()  # names assigned a string-built value that does not fold
+        self._memo: dict[int, set[str] | None] = {}  # per node, once the variables are final
+        self._final = False
+
+    def collect(self, tree: Any) -> None:
+        n = self.n
+        for _ in range(2):  # a second pass lets later assignments feed earlier references
+            for node in tree.find_all((n.Assign, n.AssignBlock, n.For)):
+                if isinstance(node, n.For):
+                    target, expr = node.target, node.iter
+                    values = self._items(expr)
                 else:
-                    ctx.add(R.TEMPLATE_SUSPICIOUS, pointer, "|attr() with a computed attribute name")
-        elif isinstance(node, nodes.Const) and isinstance(node.value, str):
-            v = node.value
-            if any(x in v for x in _INTERNAL):
-                ctx.add(R.TEMPLATE_INJECTION, pointer, f"string constant names an internal: {printable(v, 60)!r}")
-            continue
-        elif isinstance(node, nodes.Name):
-            continue
-        if attr is None:
-            continue
-        if attr in _INTERNAL or (attr.startswith("__") and attr.endswith("__")):
-            ctx.add(R.TEMPLATE_INJECTION, pointer, f"attribute walk to {attr!r}")
-        elif attr in _SINKS:
-            ctx.add(R.TEMPLATE_INJECTION, pointer, f"attribute walk to {attr!r}", confidence=0.8)
-        elif attr.startswith("_"):
-            ctx.add(R.TEMPLATE_SUSPICIOUS, pointer, f"access to private attribute {attr!r}", confidence=0.6)
+                    target = node.target
+                    expr = node.node if isinstance(node, n.Assign) else node
+                    values = self._block(node) if isinstance(node, n.AssignBlock) else self.fold(expr)
+                name = self._name(target)
+                if name is None:
+                    continue
+                if values is not None:
+                    merged = self.env.setdefault(name, set())
+                    merged |= set(list(values)[: _MAX_VALUES - len(merged)]) if len(merged) < _MAX_VALUES else set()
+                elif self.builds_string(expr):
+                    self.dynamic.add(name)
+        self._final = True
+
+    def _name(self, target: Any) -> str | None:
+        n = self.n
+        if isinstance(target, n.Name):
+            return str(target.name)
+        if isinstance(target, n.NSRef):
+            return f"{target.name}.{target.attr}"
+        return None
+
+    def _block(self, node: Any) -> set[str] | None:
+        n = self.n
+        parts: list[Any] = []
+        for out in node.body:
+            if not isinstance(out, n.Output):
+                return None
+            parts.extend(out.nodes)
+        return self._concat(parts)
+
+    def _items(self, expr: Any) -> set[str] | None:
+        n = self.n
+        if isinstance(expr, n.List | n.Tuple):
+            out: set[str] = set()
+            for item in expr.items:
+                v = self.fold(item)
+                if v is None:
+                    return None
+                out |= v
+            return out
+        return None
+
+    def builds_string(self, node: Any) -> bool:
+        """Whether an expression involves string building (so an unknown result is suspicious)."""
+        n = self.n
+        for sub in [node, *node.find_all(n.Expr)] if isinstance(node, n.Node) else []:
+            if isinstance(sub, n.Concat | n.Filter | n.Call | n.TemplateData):
+                return True
+            if isinstance(sub, n.Const) and isinstance(sub.value, str):
+                return True
+            if isinstance(sub, n.Name) and (sub.name in self.env or sub.name in self.dynamic):
+                return True
+        return False
+
+    def fold(self, node: Any) -> set[str] | None:
+        """Every string the expression can evaluate to, or None (memoised: linear in the tree)."""
+        if not self._final:
+            return self._fold(node)
+        key = id(node)
+        if key not in self._memo:
+            self._memo[key] = self._fold(node)
+        value = self._memo[key]
+        return None if value is None else set(value)
+
+    def _fold(self, node: Any) -> set[str] | None:
+        n = self.n
+        if isinstance(node, n.Const):
+            return {node.value} if isinstance(node.value, str) else None
+        if isinstance(node, n.TemplateData):
+            return {node.data}
+        if isinstance(node, n.Name):
+            if node.name in self.dynamic:
+                return None
+            return set(self.env[node.name]) if node.name in self.env else None
+        if isinstance(node, n.Getattr) and isinstance(node.node, n.Name):
+            key = f"{node.node.name}.{node.attr}"
+            return set(self.env[key]) if key in self.env and key not in self.dynamic else None
+        if isinstance(node, n.Concat):
+            return self._concat(node.nodes)
+        if isinstance(node, n.Add):
+            return self._product(self.fold(node.left), self.fold(node.right))
+        if isinstance(node, n.Mul):
+            return self._repeat(node.left, node.right) or self._repeat(node.right, node.left)
+        if isinstance(node, n.CondExpr):
+            a, b = self.fold(node.expr1), self.fold(node.expr2) if node.expr2 is not None else {""}
+            return None if a is None or b is None else self._cap(a | b)
+        if isinstance(node, n.Filter) and node.node is not None:
+            return self._filter(node)
+        return None
+
+    def _concat(self, parts: list[Any]) -> set[str] | None:
+        n = self.n
+        out: set[str] | None = {""}
+        for part in parts:
+            if isinstance(part, n.Const) and isinstance(part.value, int | float) and not isinstance(part.value, bool):
+                value: set[str] | None = {str(part.value)}
+            else:
+                value = self.fold(part)
+            out = self._product(out, value)
+            if out is None:
+                return None
+        return out
+
+    def _product(self, a: set[str] | None, b: set[str] | None) -> set[str] | None:
+        if a is None or b is None:
+            return None
+        return self._cap({x + y for x in a for y in b})
+
+    def _repeat(self, text: Any, count: Any) -> set[str] | None:
+        n = self.n
+        values = self.fold(text)
+        if values is None or not (isinstance(count, n.Const) and isinstance(count.value, int)):
+            return None
+        times = max(0, min(int(count.value), _MAX_LEN))
+        return self._cap({v * times for v in values})
+
+    def _filter(self, node: Any) -> set[str] | None:
+        n = self.n
+        name = node.name
+        if name not in _STR_FILTERS:
+            return None
+        base = self._items(node.node) if name == "join" else self.fold(node.node)
+        if base is None:
+            return None
+        args = [self.fold(a) for a in node.args]
+        if any(a is None for a in args):
+            return None
+        if name == "join":
+            if not isinstance(node.node, n.List | n.Tuple) or len(args) > 1:
+                return None
+            seps = args[0] if args else {""}
+            if seps is None or len(seps) != 1:
+                return None
+            sep = n.Const(next(iter(seps)))
+            parts: list[Any] = []
+            for i, item in enumerate(node.node.items):
+                parts.extend([sep, item] if i else [item])
+            return self._concat(parts)
+        if name == "replace":
+            if len(args) < 2:
+                return None
+            return self._cap({v.replace(o, r) for v in base for o in args[0] or () for r in args[1] or ()})
+        funcs: dict[str, Callable[[str], str]] = {
+            "lower": str.lower, "upper": str.upper, "string": str, "trim": str.strip, "title": str.title,
+            "capitalize": str.capitalize, "reverse": lambda v: v[::-1],
+        }  # fmt: skip
+        fn = funcs.get(name)
+        return None if fn is None else self._cap({fn(v) for v in base})
+
+    @staticmethod
+    def _cap(values: set[str]) -> set[str] | None:
+        if len(values) > _MAX_VALUES or any(len(v) > _MAX_LEN for v in values):
+            return None
+        return values
