@@ -65,7 +65,7 @@ def _check_layer(ctx: ScanContext, node: dict[str, Any], where: str) -> None:
         if (
             cls == "__lambda__"
             or isinstance(fn, list | str)
-            or (isinstance(fn, dict) and fn.get("class_name") == "__lambda__")
+            or (isinstance(fn, dict) and fn.get("class_name") in ("__lambda__", "__tuple__"))
         ):
             ctx.add(R.KERAS_LAMBDA, where, f"{cls} layer with marshalled Python bytecode{_hint(node)}")
         elif cls == "Lambda":
@@ -83,12 +83,47 @@ def _check_layer(ctx: ScanContext, node: dict[str, Any], where: str) -> None:
         ctx.add(R.KERAS_FOREIGN, where, f"config references function {printable(cfg, 60)!r} without a module")
 
 
+_CODE_NAMES = (
+    "exec", "eval", "compile", "__import__", "import_module", "system", "popen", "subprocess", "os",
+    "open", "getattr", "globals", "__builtins__", "socket", "urlopen", "loads",
+)  # fmt: skip
+
+
 def _hint(node: dict[str, Any]) -> str:
+    names = _bytecode_names(node)
+    if names:
+        return f" (bytecode references {', '.join(repr(n) for n in names[:6])})"
     text = json.dumps(node)[:4096]
     for word in ("os", "system", "subprocess", "eval", "exec", "popen", "__import__"):
         if f'"{word}' in text or word in text:
             return f" (mentions {word!r})"
     return ""
+
+
+def _bytecode_names(node: dict[str, Any]) -> list[str]:
+    """Names a Lambda's marshalled code object refers to, read without unmarshalling.
+
+    Keras stores the function as base64 of `marshal.dumps(code)` (a string, a
+    `[code, defaults, closure]` list, or tf-keras' `{"class_name": "__tuple__", "items": [...]}`).
+    `marshal.loads` on hostile bytes is unsafe, but a code object's names are plain strings
+    in it, each right after its length byte, so they are matched as bytes.
+    """
+    import base64
+    import binascii
+
+    cfg = node.get("config")
+    fn = cfg.get("function") if isinstance(cfg, dict) else None
+    if isinstance(fn, dict):
+        fn = fn.get("items") if fn.get("class_name") == "__tuple__" else (fn.get("config") or {}).get("code")
+    if isinstance(fn, list) and fn:
+        fn = fn[0]
+    if not isinstance(fn, str) or len(fn) < 8:
+        return []
+    try:
+        code = base64.b64decode(fn[: 4 * 1024**2], validate=False)
+    except (binascii.Error, ValueError):
+        return []
+    return [n for n in _CODE_NAMES if bytes([len(n)]) + n.encode() in code]
 
 
 def scan_hdf5(ctx: ScanContext, data: Any, pointer: str) -> None:

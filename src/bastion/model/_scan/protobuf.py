@@ -115,8 +115,13 @@ def scan_protobuf(ctx: ScanContext, data: Any, pointer: str) -> None:
         ctx.add(R.CONTAINER_MALFORMED, pointer, f"protobuf does not parse: {exc}")
         return
     numbers = {f for f, _, _ in top}
+    if _is_fingerprint(top):
+        return  # SavedModel fingerprint.pb: hashes and a version, nothing a loader executes
     if numbers & {7, 8} and 1 in numbers:
         _scan_onnx(ctx, data, top, pointer)
+        return
+    if numbers == {1} and all(wt == 2 for _, wt, _ in top):
+        pass  # keras_metadata.pb (SavedMetadata: repeated SavedObject), read below for embedded configs
     elif 2 in numbers and numbers <= {1, 2}:
         for fno, wt, v in top:
             if fno == 2 and wt == 2:
@@ -125,6 +130,54 @@ def scan_protobuf(ctx: ScanContext, data: Any, pointer: str) -> None:
                         _scan_graphdef(ctx, data, v2, pointer)
     elif 1 in numbers:
         _scan_graphdef(ctx, data, (0, end), pointer)
+    _embedded_keras(ctx, data, (0, end), pointer)
+
+
+def _is_fingerprint(top: list[tuple[int, int, Any]]) -> bool:
+    """TensorFlow's `FingerprintDef`: uint64 hashes in fields 1-5, `VersionDef version = 6`,
+    `string uuid = 7`. Told apart from ONNX (which shares field numbers 1 and 7) by its
+    wire types: ONNX's field 2 is a string and a runnable model needs `opset_import` (8)."""
+    kinds = {f: wt for f, wt, _ in top}
+    if not kinds or not set(kinds) <= {1, 2, 3, 4, 5, 6, 7} or not {1, 2} <= set(kinds):
+        return False
+    if any(kinds.get(f, 0) != 0 for f in (1, 2, 3, 4, 5)):
+        return False
+    return all(kinds.get(f, 2) == 2 for f in (6, 7)) and len(top) == len(kinds)
+
+
+_EMBED_DEPTH = 8
+
+
+def _embedded_keras(ctx: ScanContext, data: Any, span: tuple[int, int], pointer: str, depth: int = 0) -> None:
+    """Keras layer configs stored as JSON strings inside TensorFlow protobufs.
+
+    tf-keras SavedModels keep each layer's config (Lambda functions as base64 marshalled
+    bytecode included) in `keras_metadata.pb` (`SavedObject.metadata`) and, in older
+    versions, in `saved_model.pb` (`SavedUserObject.metadata`); `tf.keras.models.load_model`
+    rebuilds layers from them. Rather than follow every schema version, each length-delimited
+    field is read as a nested message when it parses as one, and strings that hold a JSON
+    object naming a `class_name` go to the Keras config checks. Depth is capped and time checked.
+    """
+    if depth > _EMBED_DEPTH:
+        return
+    try:
+        items = list(fields(data, *span))
+    except ProtoError:
+        return
+    for count, (_fno, wt, v) in enumerate(items):
+        if wt != 2 or v[1] - v[0] < 2:
+            continue
+        if count % 1024 == 1023:
+            ctx.check_time()
+        first = data[v[0]]
+        if first == 0x7B:  # '{'
+            raw = bytes(data[v[0] : v[1]])
+            if b'"class_name"' in raw:
+                from bastion.model._scan.keras import scan_keras_json
+
+                scan_keras_json(ctx, raw, join_pointer(pointer, "metadata"))
+                continue
+        _embedded_keras(ctx, data, v, pointer, depth + 1)
 
 
 def _scan_graphdef(ctx: ScanContext, data: Any, span: tuple[int, int], pointer: str, depth: int = 0) -> None:
