@@ -2,8 +2,9 @@
 
 Each document is a few sentences; each inserted value is labelled with its exact
 character span and type. Hard-negative sentences (Luhn-failing numbers, UUIDs, git
-SHAs, version strings, order numbers, timestamps) carry no labels, so anything
-found in them is a false positive. Names are tagged with whether the shipped
+SHAs, version strings, order numbers, timestamps, syslog lines, Message-ID headers,
+SNMP OIDs, C++ scopes, epoch-second table rows) carry no labels, so anything found
+in them is a false positive. Names are tagged with whether the shipped
 gazetteer held them out, so PERSON recall can be reported on unseen names.
 """
 
@@ -71,6 +72,48 @@ class Gen:
             if v:
                 return f"{v[:3]} {v[3:6]} {v[6:]}"
 
+    def nhs_england(self) -> str:
+        """An NHS number in the ranges England and Wales issue (4xx, 6xx-7xx), unformatted."""
+        from bastion.data._detect.validators import uk_nhs
+
+        while True:
+            v = _check_digit(self.r.choice("467") + self.rand(string.digits, 8), uk_nhs)
+            if v:
+                return v
+
+    def steuer_id(self) -> str:
+        from bastion.data._detect.validators import de_tax_id
+
+        while True:
+            v = _check_digit(self.r.choice("123456789") + self.rand(string.digits, 9), de_tax_id)
+            if v:
+                return v
+
+    def personnummer(self) -> str:
+        from bastion.data._detect.validators import se_personnummer
+
+        born = self.f().date_of_birth(minimum_age=18, maximum_age=90)
+        v = _check_digit(born.strftime("%y%m%d") + self.rand(string.digits, 3), se_personnummer)
+        return f"{v[:6]}-{v[6:]}"
+
+    def kr_rrn(self) -> str:
+        """Computed here (weights 2-9,2-5, mod 11), not by the validator under test."""
+        born = self.f().date_of_birth(minimum_age=18, maximum_age=90)
+        sex = self.r.choice("12" if born.year < 2000 else "34")
+        body = born.strftime("%y%m%d") + sex + self.rand(string.digits, 5)
+        total = sum(int(c) * w for c, w in zip(body, (2, 3, 4, 5, 6, 7, 8, 9, 2, 3, 4, 5), strict=True))
+        return f"{body[:6]}-{body[6:]}{(11 - total % 11) % 10}"
+
+    def tckn(self) -> str:
+        n = [self.r.randint(1, 9)] + [self.r.randint(0, 9) for _ in range(8)]
+        n.append((sum(n[0:9:2]) * 7 - sum(n[1:8:2])) % 10)
+        n.append(sum(n) % 10)
+        return "".join(map(str, n))
+
+    def postcode(self) -> str:
+        return self.r.choice(["SW1A 1AA", "EC1A 1BB", "W1A 0AX", "M1 1AE", "B33 8TH", "CR2 6XH", "DN55 1PT",
+                              "LS1 4AP", "G2 3QR", "EH1 1YZ", "BS1 5TR", "CF10 3NQ"])  # fmt: skip
+
     def nino(self) -> str:
         first, second = "ABCEGHJKLMNOPRSTWXYZ", "ABCEGHJKLMNPRSTWXYZ"
         while True:
@@ -136,7 +179,7 @@ class Gen:
 
     # --- hard negatives -------------------------------------------------------------------
     def negative(self) -> str:
-        k = self.r.randrange(8)
+        k = self.r.randrange(14)
         if k == 0:
             cc = self.f("en_US").credit_card_number()
             bad = cc[:-1] + str((int(cc[-1]) + 1) % 10)
@@ -155,7 +198,24 @@ class Gen:
             return (
                 f"Build {self.r.randint(1000, 9999)}-{self.r.randint(100, 999)} passed {self.r.randint(1, 500)} tests. "
             )
-        return f"Checksum sha256:{self.rand('0123456789abcdef', 64)} verified. "
+        if k == 7:
+            return f"Checksum sha256:{self.rand('0123456789abcdef', 64)} verified. "
+        # log lines, mail headers, OIDs, code and epoch rows: shapes that look like PII and are not
+        mon = self.r.choice(["Jan", "Mar", "May", "Jun", "Aug", "Dec"])
+        hms = f"{self.r.randint(0, 23):02d}:{self.r.randint(0, 59):02d}:{self.r.randint(0, 59):02d}"
+        day = f"{self.r.randint(2015, 2024)}-{self.r.randint(1, 12):02d}-{self.r.randint(1, 28):02d}"
+        if k == 8:
+            return f"\n{mon} {self.r.randint(1, 28)} {hms} web01 sshd[{self.r.randint(100, 9999)}]: session opened\n"
+        if k == 9:
+            return f"\n{day} {hms},{self.r.randint(100, 999)} INFO message queue drained\n"
+        if k == 10:
+            host = self.r.choice(["mail.example.org", "mx.corp.example.com", "smtp.example.net"])
+            return f"\nMessage-ID: <{self.rand('0123456789abcdef', 12)}.{self.r.randint(1, 99999)}@{host}>\n"
+        if k == 11:
+            return f"SNMP oid 1.3.6.1.4.1.{self.r.randint(100, 40000)}.{self.r.randint(1, 9)} polled. "
+        if k == 12:
+            return "Call std::vector::push_back or a::b:c in the C++ code. "
+        return f"\nts,value\n{self.r.randint(1_500_000_000, 1_790_000_000)},{self.r.randint(0, 99)}\n"
 
     # --- documents -----------------------------------------------------------------------------
     def doc(self) -> Doc:
@@ -174,6 +234,72 @@ class Gen:
         d.add(self.r.choice(["Please contact ", "Patient ", "Signed by ", "Customer ", "Meeting with ", ""]))
         d.put(name, "PERSON", held_out=_held_out(first) or _held_out(last), first=first)
         d.add(self.r.choice([" about the invoice.", " called yesterday.", ".", " will join."]))
+
+    def _person_title(self, d: Doc) -> None:
+        """A surname after a title ("Dr. Okafor") or initials ("J. Okafor"), the forms letters and notes use."""
+        f = self.f()
+        last = f.last_name()
+        d.add(self.r.choice(["Please ask ", "Referred by ", "Meeting with ", "Signed: "]))
+        if self.r.random() < 0.5:
+            d.add(self.r.choice(["Mr. ", "Mrs. ", "Dr. ", "Ms. "]))
+            d.put(last, "PERSON", held_out=_held_out(last), first="")
+        else:
+            d.put(f"{self.r.choice(string.ascii_uppercase)}. {last}", "PERSON", held_out=_held_out(last), first="")
+        d.add(self.r.choice([" today.", ".", " about the results."]))
+
+    def _document(self, d: Doc) -> None:
+        """Passport and driver-licence numbers written right after their keyword."""
+        k = self.r.randrange(5)
+        if k == 0:
+            d.add(self.r.choice(["Passport No: ", "passport number ", "Passport "]))
+            d.put(self.r.choice(string.ascii_uppercase) + self.rand(string.digits, 8), "US_PASSPORT")
+        elif k == 1:
+            d.add(self.r.choice(["Passport No: ", "passport number "]))
+            d.put(self.r.choice("123456789") + self.rand(string.digits, 8), "US_PASSPORT")
+        elif k == 2:
+            if self.r.random() < 0.4:
+                d.put("California", "LOCATION")
+                d.add(" DL ")
+            else:
+                d.add(self.r.choice(["driver's license number ", "Driver License: "]))
+            d.put(self.r.choice(string.ascii_uppercase) + self.rand(string.digits, 7), "US_DRIVER_LICENSE")
+        elif k == 3:
+            if self.r.random() < 0.5:
+                d.put("Illinois", "LOCATION")
+                d.add(" driver's license ")
+            else:
+                d.add("DL# ")
+            u = self.r.choice(string.ascii_uppercase)
+            d.put(f"{u}{self.rand(string.digits, 3)}-{self.rand(string.digits, 4)}-{self.rand(string.digits, 4)}",
+                  "US_DRIVER_LICENSE")  # fmt: skip
+        else:
+            if self.r.random() < 0.5:
+                d.put("Texas", "LOCATION")
+                d.add(" driver license ")
+            else:
+                d.add("DLN: ")
+            d.put(self.r.choice("123456789") + self.rand(string.digits, 7), "US_DRIVER_LICENSE")
+        d.add(".")
+
+    def _nhs_row(self, d: Doc) -> None:
+        """A delimited row holding an NHS number, far from any header."""
+        sep = self.r.choice([",", "\t", "|"])
+        d.add(f"\n{self.r.randint(1, 9999)}{sep}ward {self.r.randint(1, 30)}{sep}")
+        d.put(self.nhs_england(), "UK_NHS")
+        d.add(f"{sep}ok\n")
+
+    def _eu_id(self, d: Doc) -> None:
+        k = self.r.randrange(5)
+        label, gen, etype = [
+            ("Steuer-ID ", self.steuer_id, "DE_TAX_ID"),
+            ("personnummer ", self.personnummer, "SE_PERSONNUMMER"),
+            ("주민등록번호 ", self.kr_rrn, "KR_RRN"),
+            ("TC Kimlik No ", self.tckn, "TR_TCKN"),
+            ("postcode ", self.postcode, "UK_POSTCODE"),
+        ][k]
+        d.add(f"His {label}is ")
+        d.put(gen(), etype)
+        d.add(".")
 
     def _email(self, d: Doc) -> None:
         d.add(self.r.choice(["Send it to ", "Email: ", "Reply to ", "cc "]))
@@ -219,8 +345,9 @@ class Gen:
 
     def _dob(self, d: Doc) -> None:
         dob = self.f().date_of_birth(minimum_age=18, maximum_age=90)
-        fmt = self.r.choice(["%Y-%m-%d", "%d/%m/%Y", "%m/%d/%Y", "%d %B %Y", "%B %d, %Y"])
-        d.add(self.r.choice(["Born on ", "DOB: ", "Date of birth ", "birthday "]))
+        fmt = self.r.choice(["%Y-%m-%d", "%d/%m/%Y", "%m/%d/%Y", "%d %B %Y", "%B %d, %Y", "%d.%m.%Y", "%m/%d/%y",
+                             "%d-%b-%Y", "%d %b %Y", "%Y%m%d"])  # fmt: skip
+        d.add(self.r.choice(["Born on ", "DOB: ", "Date of birth ", "birthday ", "d.o.b. ", "Geburtsdatum: "]))
         d.put(dob.strftime(fmt), "DATE_OF_BIRTH")
         d.add(".")
 
@@ -268,7 +395,8 @@ class Gen:
         d.add(self.f("en_US").sentence(nb_words=12))
 
     _sentences = (_person, _person, _email, _phone, _card, _iban, _ip, _mac, _url, _btc, _dob, _address,
-                  _location, _national, _national, _national, _secret, _secret, _plain, _plain)  # fmt: skip
+                  _location, _national, _national, _national, _secret, _secret, _plain, _plain,
+                  _person_title, _document, _nhs_row, _eu_id)  # fmt: skip
 
 
 def generate(n: int, seed: int = 1234) -> list[Doc]:

@@ -138,6 +138,9 @@ def test_ten_digit_fields_that_are_not_nhs_numbers(row: str) -> None:
         ("Mrs. Patel signed the form.", "Patel"),
         ("Signed: J. Smith", "J. Smith"),
         ("Name: Joanna Kowalczyk", "Joanna Kowalczyk"),
+        ("Please ask Mrs. Green about the results.", "Green"),  # a surname that is also a word
+        ("Please contact Joost de Graaf about the invoice.", "Joost de Graaf"),
+        ("Signed by Zoey van der Pouw yesterday.", "Zoey van der Pouw"),
     ],
 )
 def test_person_after_titles_initials_and_name_labels(text: str, value: str) -> None:
@@ -154,3 +157,29 @@ def test_person_after_titles_initials_and_name_labels(text: str, value: str) -> 
 )
 def test_person_rules_do_not_fire_on_abbreviations(text: str) -> None:
     assert _found(text, "PERSON") == []
+
+
+# --- phone numbers with their prefixes and extensions --------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("Call me at +1-330-864-7434x99731.", "+1-330-864-7434x99731"),  # extension digits are not E.164 digits
+        ("Mobile 001-891-240-6855.", "001-891-240-6855"),  # the US exit code written out
+        ("Phone: (415) 555-0132 ext. 12", "(415) 555-0132 ext. 12"),
+    ],
+)
+def test_phone_numbers_keep_prefix_and_extension(text: str, value: str) -> None:
+    assert _found(text, "PHONE_NUMBER") == [value]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Mobile 658-349-4718.\nts,value\n1503652672,28\n",  # epoch seconds under a phone line
+        "call me: 1234567890 is my locker code",  # no NANP area code starts with 0 or 1
+    ],
+)
+def test_bare_ten_digit_runs_that_cannot_be_nanp_are_not_phones(text: str) -> None:
+    assert all(not v.isdigit() for v in _found(text, "PHONE_NUMBER"))

@@ -32,7 +32,7 @@ _DOB_CTX = (
     "age:",
 )  # not bare "age": it is inside "message", "page", "usage"
 _MONTH = r"(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[a-z]{0,6}\.?"
-_DL_CTX = ("driver", "license", "licence", "dl#", "dl ", "dl:", "dln", "driving")
+_DL_CTX = ("driver", "license", "licence", "dl#", "dln", "driving")  # "DL 123" itself: us_driver_license_kw
 _PASSPORT_CTX = ("passport", "passport no", "passport#", "reisepass", "passeport", "pasaporte", "passaporto")
 SSN_CTX = ("ssn", "social security", "social sec", "ss#", "ss #", "ssn#")
 _TAX_CTX = ("tax", "tin", "taxpayer")
@@ -50,13 +50,13 @@ PII_PATTERNS: tuple[Pattern, ...] = (
        0.75, validator="phone", context=("phone", "tel", "mobile", "cell", "call", "fax", "whatsapp", "contact"),
        context_score=0.95),
     _p("phone_nanp", "PHONE_NUMBER",
-       r"(?:\b1[ .-]?)?(?:\(\d{3}\)\s?|\b\d{3}[ .-])\d{3}[ .-]\d{4}(?:\s?(?:x|ext\.?)\s?\d{1,5})?\b",
+       r"(?:(?:\+|\b00)1[ .-]?|\b1[ .-]?)?(?:\(\d{3}\)\s?|\b\d{3}[ .-])\d{3}[ .-]\d{4}(?:\s?(?:x|ext\.?)\s?\d{1,5})?\b",
        0.7, validator="phone_nanp", context=("phone", "tel", "mobile", "cell", "call", "fax", "contact", "reach"),
        context_score=0.95),
     _p("phone_national", "PHONE_NUMBER", r"(?:\(0\d{1,4}\)|\b0\d{1,4})[ -]?\d{2,4}(?:[ -]?\d{2,4}){1,3}\b",
        0.55, validator="phone_national", context=("phone", "tel", "telefon", "téléphone", "mobile", "handy", "portable",
                                          "móvil", "cell", "call", "fax"), context_score=0.9),
-    _p("phone_digits", "PHONE_NUMBER", r"\b\d{10,11}\b", 0.3, validator="phone_nanp",
+    _p("phone_digits", "PHONE_NUMBER", r"\b\d{10,11}\b", 0.3, validator="phone_nanp_strict",
        context=("phone", "tel", "mobile", "cell", "call me", "fax"), context_score=0.8),
     _p("credit_card", "CREDIT_CARD",
        r"\b(?:\d{4}[ -]?\d{4}[ -]?\d{4}[ -]?\d{0,7}|\d{4}[ -]?\d{6}[ -]?\d{4,5})\b",
@@ -168,8 +168,9 @@ PII_PATTERNS: tuple[Pattern, ...] = (
     _p("uk_nhs", "UK_NHS", r"\b\d{3}[- ]?\d{3}[- ]?\d{4}\b", 0.35, validator="uk_nhs",
        context=("nhs", "health service", "national health"), context_score=0.96),
     # a whole field of a CSV/TSV/pipe row, first digit 4-9, mod 11: trusted without a header nearby. Written
-    # plain or 3 3 4 (the NHS's own format) it outranks the NANP phone shape; dashed, it stays a phone
-    _p("uk_nhs_field", "UK_NHS", r"\b\d{3} ?\d{3} ?\d{4}\b", 0.72, validator="uk_nhs_field"),
+    # plain or 3 3 4 (the NHS's own format) it outranks the NANP phone shapes, even a bare ten-digit run
+    # with a phone word (0.8) that sits on a neighbouring row; dashed, it stays a phone
+    _p("uk_nhs_field", "UK_NHS", r"\b\d{3} ?\d{3} ?\d{4}\b", 0.81, validator="uk_nhs_field"),
     _p("uk_nino", "UK_NINO", r"\b[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z] ?\d{2} ?\d{2} ?\d{2} ?[A-D]\b", 0.85,
        validator="uk_nino", context=("national insurance", "nino", "ni number"), context_score=1.0),
     _p("uk_nino_lower", "UK_NINO", r"\b[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z] ?\d{2} ?\d{2} ?\d{2} ?[A-D]\b", 0.4,

@@ -413,6 +413,9 @@ _COMMON = frozenset(
         "Intel",
         "Oracle",
         "Cisco",
+        "Passport",
+        "Licence",
+        "License",
     ]
 )
 _PLACE_OK_COMMON = frozenset(
@@ -463,6 +466,21 @@ def _date_part(text: str, s: int, e: int, tok: str) -> bool:
     if _DATE_NEIGHBOUR.match(text, e, e + 2):
         return True
     return s > 0 and (text[s - 1].isdigit() or (s > 1 and text[s - 1] in " /-." and text[s - 2].isdigit()))
+
+
+# Words that end a title's name look-ahead ("See Dr. The next step"); unlike `_COMMON`
+# this leaves surnames that are also ordinary words ("Mrs. Green", "Mr. Brown").
+_TITLE_STOP = frozenset(
+    ["The", "This", "That", "These", "Those", "A", "An", "And", "But", "Or", "If", "In", "On", "At", "To", "For",
+     "From", "With", "Of", "It", "He", "She", "They", "We", "You", "I", "Is", "Was", "Are", "Please", "Thanks",
+     "Thank", "No", "Yes", "Not", "So", "Then", "There", "Here", "When", "What", "Who", "Why", "How", "Our", "My",
+     "Your", "His", "Her", "Its", "Their"]
+)  # fmt: skip
+# Lower-case surname particles: "Joost de Graaf", "Zoey van der Pouw", "Enzo da Cruz".
+_PARTICLE_TAIL = re.compile(
+    r" (?:(?:van|von|de|der|den|del|della|di|da|das|dos|du|la|le|ten|ter|bin|al|zu)"
+    r"(?: (?:der|den|de|la|le|het))?) ([A-ZÀ-ÖØ-Þ][a-zß-öø-ÿ]+(?:[-'’][A-ZÀ-ÖØ-Þa-zß-öø-ÿ][a-zß-öø-ÿ]+)?)"
+)
 
 
 def _is_initial(tok: str) -> bool:
@@ -620,9 +638,16 @@ class NamesLayer:
             else:
                 break
         span_s, span_e = run[start_k][0], run[j - 1][1]
+        ntok = j - start_k
+        if j == len(run):  # the run ended: a particle may carry the surname on ("Joost de Graaf")
+            tail = _PARTICLE_TAIL.match(text, span_e)
+            if tail is not None and tail.group(1) not in _COMMON:
+                span_e = tail.end()
+                known_last = known_last or tail.group(1) in self.last
+                ntok += 1
         before = text[max(floor, s - 24) : s].lower()
         cue = any(c in before for c in _NAME_CUES)
-        if j - start_k >= 2:
+        if ntok >= 2:
             score = 0.9 if (known_last or honorific) else 0.75
             why = "gazetteer=first+last" if known_last else "gazetteer=first+capitalised"
         elif honorific:
@@ -648,7 +673,7 @@ class NamesLayer:
         last = -1
         for _ in range(3):
             m = _TOKEN.match(text, pos)
-            if m is None or m.group() in _COMMON or m.group() in _HONORIFICS or _is_initial(m.group()):
+            if m is None or m.group() in _TITLE_STOP or m.group() in _HONORIFICS or _is_initial(m.group()):
                 break
             last = m.end()
             if text[last : last + 1] != " ":

@@ -638,8 +638,12 @@ def _textual_date(value: str) -> bool:
 
 
 def phone(value: str) -> bool:
-    """Parse with libphonenumber when present; otherwise accept 7-15 digits (E.164 bounds)."""
-    digits = _digits(value)
+    """Parse with libphonenumber when present; otherwise accept 7-15 digits (E.164 bounds).
+
+    An extension ("x53000") is not part of the E.164 number, so it does not count
+    towards the 15-digit limit.
+    """
+    digits = _digits(_EXTENSION.sub("", value))
     if not 7 <= len(digits) <= 15 or len(set(digits)) < 3:
         return False
     try:
@@ -657,6 +661,8 @@ def phone(value: str) -> bool:
     return False
 
 
+_EXTENSION = re.compile(r"\s*(?:x|ext\.?)\s*\d{1,5}\s*$", re.IGNORECASE)
+
 # Without a country prefix the region is unknown: a number is plausible if it is in any of these.
 _PHONE_REGIONS: tuple[str | None, ...] = ("US", "GB", "DE", "FR", "ES", "IT", "NL", "IN", "AU", "BR")
 
@@ -664,6 +670,8 @@ _PHONE_REGIONS: tuple[str | None, ...] = ("US", "GB", "DE", "FR", "ES", "IT", "N
 def phone_nanp(value: str) -> bool:
     """North American shape: 10 digits (11 with a leading 1). Cheap on purpose: this is the hot path."""
     d = _digits(value.split("x")[0].split("ext")[0])
+    if len(d) == 13 and d.startswith("001"):  # "001-" is the US international prefix written out
+        d = d[3:]
     if len(d) == 11 and d[0] == "1":
         d = d[1:]
     if len(d) != 10 or len(set(d)) <= 2:
@@ -672,6 +680,19 @@ def phone_nanp(value: str) -> bool:
     # NHS check digit and cannot be a NANP number (area and exchange codes never start
     # with 0 or 1), it is the NHS number, not a phone.
     return (d[0] in "23456789" and d[3] in "23456789") or not uk_nhs(d)
+
+
+def phone_nanp_strict(value: str) -> bool:
+    """Ten bare digits as a NANP number: area and exchange codes start with 2-9.
+
+    An unformatted ten-digit run is more often an epoch second (1.5e9-1.8e9), an
+    order number or an NHS number than a phone; the NANP numbering rules are the
+    one cheap piece of evidence it can carry.
+    """
+    d = _digits(value)
+    if len(d) == 11 and d[0] == "1":
+        d = d[1:]
+    return len(d) == 10 and d[0] in "23456789" and d[3] in "23456789" and phone_nanp(d)
 
 
 def phone_national(value: str) -> bool:
@@ -926,6 +947,7 @@ REGISTRY: dict[str, Validator] = {
     "birth_date": plausible_birth_date,
     "phone": phone,
     "phone_nanp": phone_nanp,
+    "phone_nanp_strict": phone_nanp_strict,
     "phone_national": phone_national,
     "not_placeholder": not_placeholder,
     "kr_rrn": kr_rrn,
