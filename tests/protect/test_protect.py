@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -105,6 +106,8 @@ def test_missing_and_forged_tokens(keys: KeyManager, admin: Principal) -> None:
     with pytest.raises(VaultError, match="1 of 2 tokens"):
         p.reverse_values([good[0], "tok_forged"], "tokenize")
     with pytest.raises(ProtectError, match="authentication"):
+        p.reverse_values(["enc2:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"], "encrypt")
+    with pytest.raises(ProtectError, match="older 'enc:' format"):
         p.reverse_values(["enc:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"], "encrypt")
     with pytest.raises(ProtectError, match="FF1 needs at least"):
         p.protect_values(["12"], "fpe")
@@ -354,7 +357,6 @@ def test_unprotect_ignores_a_planted_symlink_and_writes_owner_only(
     keys: KeyManager, admin: Principal, tmp_path: Path
 ) -> None:
     """Restored personal data: no write through a symlink at a guessable temp name, and mode 0600."""
-    import os
     import stat
 
     src = tmp_path / "tx.csv"
@@ -372,3 +374,108 @@ def test_unprotect_ignores_a_planted_symlink_and_writes_owner_only(
     assert victim.read_bytes() == b"untouched"
     assert back.read_bytes() == src.read_bytes()
     assert stat.S_IMODE(back.stat().st_mode) == 0o600
+
+
+def _table_policy(**encrypt: Any) -> dict[str, Any]:
+    return {
+        "key": "tx",
+        "default": "keep",
+        "columns": {"secret_note": {"op": "encrypt", **encrypt}, "notes": "encrypt"},
+    }
+
+
+def _rows(path: Path) -> list[dict[str, str]]:
+    with path.open(newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def _rewrite(path: Path, rows: list[dict[str, str]]) -> None:
+    with path.open("w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+
+
+def test_encrypted_value_moved_to_another_column_fails_restore(
+    keys: KeyManager, admin: Principal, tmp_path: Path
+) -> None:
+    """`encrypt` binds the column name: a ciphertext copied into another encrypted column is refused."""
+    src, safe, back = tmp_path / "tx.csv", tmp_path / "safe.csv", tmp_path / "back.csv"
+    _write_csv(src, rows=6)
+    policy = _table_policy()
+    protect_table(src, policy, safe, keys=keys, who=admin)
+    rows = _rows(safe)
+    assert rows[1]["secret_note"].startswith("enc2:")
+    unprotect_table(safe, policy, back, keys=keys, who=admin)  # untouched: restores
+    assert _rows(back) == _rows(src)
+    rows[0]["notes"] = rows[1]["secret_note"]  # same key, same domain, other column
+    _rewrite(safe, rows)
+    with pytest.raises(ProtectError, match="column 'notes' fails authentication"):
+        unprotect_table(safe, policy, tmp_path / "back2.csv", keys=keys, who=admin)
+    assert not (tmp_path / "back2.csv").exists()
+
+
+def test_encrypted_value_moved_to_another_row_fails_restore_with_row_key(
+    keys: KeyManager, admin: Principal, tmp_path: Path
+) -> None:
+    """With `row_key: id` the row's key is bound too: swapping two rows' ciphertexts is refused."""
+    src, safe = tmp_path / "tx.csv", tmp_path / "safe.csv"
+    _write_csv(src, rows=6)
+    policy = _table_policy(row_key="id")
+    protect_table(src, policy, safe, keys=keys, who=admin)
+    unprotect_table(safe, policy, tmp_path / "ok.csv", keys=keys, who=admin)
+    assert _rows(tmp_path / "ok.csv") == _rows(src)
+    rows = _rows(safe)
+    rows[1]["secret_note"], rows[2]["secret_note"] = rows[2]["secret_note"], rows[1]["secret_note"]
+    _rewrite(safe, rows)
+    with pytest.raises(ProtectError, match="column 'secret_note' fails authentication"):
+        unprotect_table(safe, policy, tmp_path / "back.csv", keys=keys, who=admin)
+    # Without a row key only the column is bound: the same swap restores (documented limit).
+    protect_table(src, _table_policy(), safe, keys=keys, who=admin)
+    rows = _rows(safe)
+    rows[1]["secret_note"], rows[2]["secret_note"] = rows[2]["secret_note"], rows[1]["secret_note"]
+    _rewrite(safe, rows)
+    unprotect_table(safe, _table_policy(), tmp_path / "swapped.csv", keys=keys, who=admin)
+
+
+def test_row_key_policy_errors(keys: KeyManager, admin: Principal, tmp_path: Path) -> None:
+    src = tmp_path / "tx.csv"
+    _write_csv(src, rows=2)
+    with pytest.raises(ProtectError, match="row_key 'nope' is not a column"):
+        protect_table(src, _table_policy(row_key="nope"), tmp_path / "o.csv", keys=keys, who=admin)
+    cyclic = {
+        "key": "tx",
+        "columns": {"secret_note": {"op": "encrypt", "row_key": "id"}, "id": {"op": "encrypt", "row_key": "name"}},
+    }
+    with pytest.raises(ProtectError, match="itself encrypted with a row_key"):
+        protect_table(src, cyclic, tmp_path / "o.csv", keys=keys, who=admin)
+    with pytest.raises(ProtectError, match="row_key must be"):
+        protect_table(src, _table_policy(row_key=3), tmp_path / "o.csv", keys=keys, who=admin)
+
+
+def test_row_key_column_protected_too(keys: KeyManager, admin: Principal, tmp_path: Path) -> None:
+    """The row key is bound as stored in the protected file, so it may itself be tokenized."""
+    src, safe, back = tmp_path / "tx.csv", tmp_path / "safe.csv", tmp_path / "back.csv"
+    _write_csv(src, rows=6)
+    policy = {
+        "key": "tx",
+        "columns": {"secret_note": {"op": "encrypt", "row_key": "email"}, "email": "tokenize"},
+    }
+    protect_table(src, policy, safe, keys=keys, who=admin)
+    unprotect_table(safe, policy, back, keys=keys, who=admin)
+    assert _rows(back) == _rows(src)
+
+
+def test_v1_values_restore_only_when_the_policy_accepts_them(keys: KeyManager, admin: Principal) -> None:
+    """Values written before column binding ('enc:', AAD = domain) need an explicit accept_v1."""
+    import base64
+
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    p = Protector(keys, admin, key_id="tx")
+    key = p.ring.material("encrypt", "default")
+    nonce = os.urandom(12)
+    v1 = "enc:" + base64.urlsafe_b64encode(nonce + AESGCM(key).encrypt(nonce, b"4111", b"default")).decode()
+    with pytest.raises(ProtectError, match="accept_v1"):
+        p.reverse_values([v1], "encrypt")
+    assert p.reverse_values([v1], {"op": "encrypt", "accept_v1": True}) == ["4111"]

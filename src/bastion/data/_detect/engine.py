@@ -23,6 +23,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
+from bastion.data._detect.catalog_secrets import SECRET_CHECKS
 from bastion.data._detect.model import Entity, Pattern
 from bastion.data._detect.validators import NEIGHBOUR_CHECKS
 from bastion.data._detect.validators import REGISTRY as VALIDATORS
@@ -256,6 +257,7 @@ class _Plan:
     __slots__ = (
         "anchor",
         "best",
+        "check",
         "context",
         "context_score",
         "entropy",
@@ -286,6 +288,8 @@ class _Plan:
         # a false-alarm check on the hit's surroundings (an OID is no IP, a Message-ID no mailbox)
         self.neighbour = NEIGHBOUR_CHECKS.get(pattern.validator) if pattern.validator is not None else None
         self.entropy = pattern.entropy
+        # a built-in secret's per-hit check (key name, reference, filler); see catalog_secrets
+        self.check = SECRET_CHECKS.get(pattern) if pattern.kind == "secret" else None
         self.context = pattern.context if pattern.context_score is not None else ()
         self.context_score = pattern.context_score if pattern.context_score is not None else -1.0
         self.needs_window = bool(pattern.context) or pattern.kind == "pii"
@@ -596,6 +600,12 @@ class Engine:
             if h < plan.entropy:
                 return None
             enote = f"entropy={h:.2f}"
+        if plan.check is not None:
+            knote = plan.check(text, start, end, floor)
+            if knote is None:
+                return None
+            if knote:
+                enote = f"{enote}; {knote}" if enote else knote
         cnote = ""
         nnote = ""
         if plan.needs_window:
@@ -623,11 +633,24 @@ class Engine:
         return (plan.etype, start, end, round(min(score, 1.0), 4), why, plan.kind, plan.name, value)
 
 
+SECRET_PRIORITY = 0.8
+
+
+def _rank(score: float, kind: str) -> float:
+    """Overlap rank: a secret scored >= SECRET_PRIORITY outranks any PII hit it overlaps.
+
+    Why: digits inside a token read as a card number (`xoxb-...-4539...`), and the end of a
+    URL password (`://user:...4@host`) as an e-mail; a stronger PII score there would hide
+    the credential. Generic keyword assignments (below the bar) still compete on score.
+    """
+    return score + 1.0 if kind == "secret" and score >= SECRET_PRIORITY else score
+
+
 def resolve_overlaps(entities: list[Entity]) -> list[Entity]:
-    """Keep the strongest entity where spans overlap (score, then length, then catalog order)."""
+    """Keep the strongest entity where spans overlap (rank, see `_rank`; then length, then catalog order)."""
     if len(entities) < 2:
         return entities
-    ranked = sorted(entities, key=lambda e: (-e.score, -(e.end - e.start), e.start))
+    ranked = sorted(entities, key=lambda e: (-_rank(e.score, e.kind), -(e.end - e.start), e.start))
     starts: list[int] = []
     ends: list[int] = []
     kept: list[Entity] = []
@@ -648,7 +671,7 @@ def resolve_overlaps_raw(hits: list[RawHit]) -> list[RawHit]:
     """`resolve_overlaps` for `RawHit` tuples (same ranking, same result)."""
     if len(hits) < 2:
         return hits
-    ranked = sorted(hits, key=lambda h: (-h[3], -(h[2] - h[1]), h[1]))
+    ranked = sorted(hits, key=lambda h: (-_rank(h[3], h[5]), -(h[2] - h[1]), h[1]))
     starts: list[int] = []
     ends: list[int] = []
     kept: list[RawHit] = []

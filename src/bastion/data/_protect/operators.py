@@ -8,6 +8,14 @@ unlinkable on purpose.
 
 Reversible: ``tokenize`` (vault), ``fpe`` (FF1), ``encrypt`` (AES-256-GCM).
 One-way: ``redact``, ``mask``, ``placeholder``, ``hmac``, ``surrogate``.
+
+``encrypt`` binds each ciphertext to where it sits, through the AES-GCM associated
+data: the domain, the column name, and (when the policy names a ``row_key`` column)
+that row's key. A ciphertext copied to another column, or to another row of a
+row-keyed column, fails authentication on restore instead of restoring the wrong
+person's value. Values carry the ``enc2:`` prefix; the older ``enc:`` values were
+bound to the domain only and are restored only where the policy says
+``accept_v1: true``.
 """
 
 from __future__ import annotations
@@ -33,7 +41,9 @@ from bastion.data._protect.vault import Vault
 OPERATORS = ("keep", "redact", "mask", "placeholder", "hmac", "tokenize", "fpe", "surrogate", "encrypt")
 REVERSIBLE = frozenset({"tokenize", "fpe", "encrypt"})
 KEYED = frozenset({"hmac", "tokenize", "fpe", "surrogate", "encrypt"})
-ENC_PREFIX = "enc:"
+ENC_PREFIX = "enc2:"  # AAD binds domain, column and row key
+ENC_PREFIX_V1 = "enc:"  # AAD was the domain only; read only with accept_v1
+_AAD_TAG = b"bastion-protect-encrypt-v2\x00"
 
 _PARAMS: dict[str, frozenset[str]] = {
     "keep": frozenset(),
@@ -44,7 +54,7 @@ _PARAMS: dict[str, frozenset[str]] = {
     "tokenize": frozenset({"vault"}),
     "fpe": frozenset({"alphabet", "domain", "on_invalid"}),
     "surrogate": frozenset({"type", "domain"}),
-    "encrypt": frozenset({"domain"}),
+    "encrypt": frozenset({"domain", "row_key", "accept_v1"}),
 }
 
 
@@ -76,6 +86,12 @@ class OpSpec:
             n = params.get("length", 32)
             if not isinstance(n, int) or not 16 <= n <= 64:
                 raise ProtectError(f"{where}: hmac length must be 16..64 hex chars (64..256 bits)")
+        if op == "encrypt":
+            rk = params.get("row_key")
+            if rk is not None and (not isinstance(rk, str) or not rk):
+                raise ProtectError(f"{where}: row_key must be the name of a column")
+            if not isinstance(params.get("accept_v1", False), bool):
+                raise ProtectError(f"{where}: accept_v1 must be true or false")
         if op == "fpe" and params.get("on_invalid", "error") not in ("error", "redact", "keep"):
             raise ProtectError(f"{where}: on_invalid must be error, redact or keep")
         return cls(op, params)
@@ -87,6 +103,12 @@ class OpSpec:
     @property
     def domain(self) -> str:
         return str(self.params.get("domain", "default"))
+
+    @property
+    def row_key(self) -> str | None:
+        """The column whose value (per row) `encrypt` binds into each ciphertext, if the policy names one."""
+        rk = self.params.get("row_key") if self.op == "encrypt" else None
+        return str(rk) if rk else None
 
 
 class Keyring:
@@ -188,8 +210,37 @@ def _aead_key(ring: Keyring, spec: OpSpec, decrypt: bool) -> AESGCM:
     return AESGCM(key)
 
 
-def apply(spec: OpSpec, values: Sequence[str], ring: Keyring, *, entity_type: str = "VALUE") -> list[str]:
-    """Protect a batch of non-empty string values with one operator."""
+def _field(data: bytes) -> bytes:
+    return len(data).to_bytes(4, "big") + data
+
+
+def _aad(domain: str, column: str, row_key: str) -> bytes:
+    """Associated data of one `encrypt` value: length-prefixed, so no two contexts encode alike."""
+    return _AAD_TAG + _field(domain.encode()) + _field(column.encode()) + _field(row_key.encode())
+
+
+def _row_keys(row_keys: Sequence[str] | None, n: int) -> Sequence[str]:
+    if row_keys is None:
+        return [""] * n
+    if len(row_keys) != n:
+        raise ProtectError("encrypt: one row key per value is needed")
+    return row_keys
+
+
+def apply(
+    spec: OpSpec,
+    values: Sequence[str],
+    ring: Keyring,
+    *,
+    entity_type: str = "VALUE",
+    column: str = "",
+    row_keys: Sequence[str] | None = None,
+) -> list[str]:
+    """Protect a batch of non-empty string values with one operator.
+
+    `column` and `row_keys` (one per value) are where the values sit; `encrypt` binds
+    them into each ciphertext so it cannot be moved elsewhere undetected.
+    """
     op = spec.op
     if op == "keep":
         return list(values)
@@ -219,33 +270,57 @@ def apply(spec: OpSpec, values: Sequence[str], ring: Keyring, *, entity_type: st
         return [surrogate(key, etype, v) for v in values]
     if op == "encrypt":
         aead = _aead_key(ring, spec, decrypt=False)
-        aad = spec.domain.encode()
         out = []
-        for v in values:
+        for v, rk in zip(values, _row_keys(row_keys, len(values)), strict=True):
             nonce = os.urandom(12)
-            out.append(ENC_PREFIX + base64.urlsafe_b64encode(nonce + aead.encrypt(nonce, v.encode(), aad)).decode())
+            sealed = aead.encrypt(nonce, v.encode(), _aad(spec.domain, column, rk))
+            out.append(ENC_PREFIX + base64.urlsafe_b64encode(nonce + sealed).decode())
         return out
     raise ProtectError(f"unknown operator {op!r}")  # pragma: no cover - parse() rejects it first
 
 
-def reverse(spec: OpSpec, values: Sequence[str], ring: Keyring) -> list[str]:
-    """Undo a reversible operator (RBAC: `key.decrypt`, or `vault.detokenize` for tokens)."""
+def reverse(
+    spec: OpSpec,
+    values: Sequence[str],
+    ring: Keyring,
+    *,
+    column: str = "",
+    row_keys: Sequence[str] | None = None,
+) -> list[str]:
+    """Undo a reversible operator (RBAC: `key.decrypt`, or `vault.detokenize` for tokens).
+
+    For `encrypt`, `column` and `row_keys` must be where the values were protected;
+    a value moved from another column or row fails authentication.
+    """
     if spec.op == "tokenize":
         return ring.vault(spec.params.get("vault")).detokenize_many(values)
     if spec.op == "fpe":
         return _fpe_apply(values, spec, ring, decrypt=True, entity_type="VALUE")
     if spec.op == "encrypt":
         aead = _aead_key(ring, spec, decrypt=True)
-        aad = spec.domain.encode()
+        accept_v1 = bool(spec.params.get("accept_v1", False))
         out = []
-        for v in values:
-            if not v.startswith(ENC_PREFIX):
-                raise ProtectError("encrypt: a value is not an 'enc:' ciphertext")
+        where = f" in column {column!r}" if column else ""
+        for v, rk in zip(values, _row_keys(row_keys, len(values)), strict=True):
+            if v.startswith(ENC_PREFIX):
+                body, aad = v[len(ENC_PREFIX) :], _aad(spec.domain, column, rk)
+            elif v.startswith(ENC_PREFIX_V1):
+                if not accept_v1:
+                    raise ProtectError(
+                        f"encrypt: a value{where} is in the older 'enc:' format (v1, bound to the domain only, "
+                        "not to its column and row); set accept_v1: true on the column to restore it"
+                    )
+                body, aad = v[len(ENC_PREFIX_V1) :], spec.domain.encode()
+            else:
+                raise ProtectError(f"encrypt: a value{where} is not an 'enc2:' ciphertext")
             try:
-                blob = base64.urlsafe_b64decode(v[len(ENC_PREFIX) :])
+                blob = base64.urlsafe_b64decode(body)
                 out.append(aead.decrypt(blob[:12], blob[12:], aad).decode())
             except (binascii.Error, ValueError, InvalidTag):
-                raise ProtectError("encrypt: a value fails authentication (wrong key, domain, or tampered)") from None
+                raise ProtectError(
+                    f"encrypt: a value{where} fails authentication (wrong key or domain, moved from another "
+                    "column or row, or tampered)"
+                ) from None
         return out
     raise ProtectError(f"operator {spec.op!r} is one-way and cannot be reversed")
 

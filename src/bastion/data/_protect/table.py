@@ -221,46 +221,89 @@ def transform_table(
     missing = set(policy.columns) - set(table.columns)
     if missing:
         raise ProtectError(f"policy names column(s) not in the dataset: {sorted(missing)}")
-    report: list[dict[str, Any]] = []
+    rules = {name: policy.columns.get(name) or ColumnRule(name, policy.default) for name in table.columns}
+    keyed = _row_keyed(rules, table.columns)
+    # Row-keyed `encrypt` columns bind the row key *as stored in the protected file*: so they
+    # run after every other column when protecting, and before any other when restoring.
+    order = [n for n in table.columns if n not in keyed]
+    order = [*keyed, *order] if undo else [*order, *keyed]
+    reports: dict[str, dict[str, Any]] = {}
     changed: set[str] = set()
-    for name in table.columns:
-        rule = policy.columns.get(name) or ColumnRule(name, policy.default)
-        values = column_values(table, name)
-        idx = [i for i, v in enumerate(values) if not _is_empty(v)]
-        entry: dict[str, Any] = {"column": name, "non_empty": len(idx), "empty": len(values) - len(idx)}
-        if rule.spec is not None and rule.spec.op == "keep":
-            entry.update(op="keep", changed=0)
-            report.append(entry)
-            continue
-        strings = [_text(values[i]) for i in idx]
-        if rule.spec is None:
-            if undo:
-                raise ProtectError(f"column {name!r}: 'detect' replacements cannot be undone from the data alone")
-            assert rule.text is not None
-            outs = []
-            entities = 0
-            for s in strings:
-                res = protect_text(s, rule.text, ring)
-                entities += len(res.changes)
-                outs.append(res.text)
-            entry.update(op="detect", entities_replaced=entities)
-        elif undo:
-            if not rule.spec.reversible:
-                entry.update(op=rule.spec.op, changed=0, note="one-way; left as is")
-                report.append(entry)
-                continue
-            outs = reverse(rule.spec, strings, ring)
-            entry.update(op=f"reverse-{rule.spec.op}")
-        else:
-            outs = apply(rule.spec, strings, ring, entity_type=str(rule.spec.params.get("type", name)).upper())
-            entry.update(op=rule.spec.op, reversible=rule.spec.reversible)
-        new_values = list(values) if table.arrow is None else [None if v is None else str(v) for v in values]
-        n_changed = 0
-        for i, old, new in zip(idx, strings, outs, strict=True):
-            n_changed += new != old
-            new_values[i] = new
-        table.data[name] = new_values
-        changed.add(name)
-        entry["changed"] = n_changed
-        report.append(entry)
-    return report, changed
+    for name in order:
+        reports[name] = _transform_column(table, name, rules[name], ring, undo, changed)
+    return [reports[n] for n in table.columns], changed
+
+
+def _row_keyed(rules: Mapping[str, ColumnRule], columns: list[str]) -> list[str]:
+    """Columns encrypted with a `row_key`; the key column must exist and not be row-keyed itself."""
+    keyed = [n for n, r in rules.items() if r.spec is not None and r.spec.row_key is not None]
+    for name in keyed:
+        spec = rules[name].spec
+        assert spec is not None and spec.row_key is not None
+        if spec.row_key not in columns:
+            raise ProtectError(f"column {name!r}: row_key {spec.row_key!r} is not a column of the dataset")
+        if spec.row_key in keyed:
+            raise ProtectError(f"column {name!r}: row_key {spec.row_key!r} is itself encrypted with a row_key")
+    return keyed
+
+
+def _transform_column(
+    table: Table,
+    name: str,
+    rule: ColumnRule,
+    ring: Keyring,
+    undo: bool,
+    changed: set[str],
+) -> dict[str, Any]:
+    """Protect (or restore) one column in place; returns its report entry."""
+    values = column_values(table, name)
+    idx = [i for i, v in enumerate(values) if not _is_empty(v)]
+    entry: dict[str, Any] = {"column": name, "non_empty": len(idx), "empty": len(values) - len(idx)}
+    if rule.spec is not None and rule.spec.op == "keep":
+        entry.update(op="keep", changed=0)
+        return entry
+    strings = [_text(values[i]) for i in idx]
+    if rule.spec is None:
+        if undo:
+            raise ProtectError(f"column {name!r}: 'detect' replacements cannot be undone from the data alone")
+        assert rule.text is not None
+        outs = []
+        entities = 0
+        for s in strings:
+            res = protect_text(s, rule.text, ring)
+            entities += len(res.changes)
+            outs.append(res.text)
+        entry.update(op="detect", entities_replaced=entities)
+    elif undo:
+        if not rule.spec.reversible:
+            entry.update(op=rule.spec.op, changed=0, note="one-way; left as is")
+            return entry
+        outs = reverse(rule.spec, strings, ring, column=name, row_keys=_keys_for(table, rule.spec, idx))
+        entry.update(op=f"reverse-{rule.spec.op}")
+    else:
+        outs = apply(
+            rule.spec,
+            strings,
+            ring,
+            entity_type=str(rule.spec.params.get("type", name)).upper(),
+            column=name,
+            row_keys=_keys_for(table, rule.spec, idx),
+        )
+        entry.update(op=rule.spec.op, reversible=rule.spec.reversible)
+    new_values = list(values) if table.arrow is None else [None if v is None else str(v) for v in values]
+    n_changed = 0
+    for i, old, new in zip(idx, strings, outs, strict=True):
+        n_changed += new != old
+        new_values[i] = new
+    table.data[name] = new_values
+    changed.add(name)
+    entry["changed"] = n_changed
+    return entry
+
+
+def _keys_for(table: Table, spec: OpSpec, idx: list[int]) -> list[str] | None:
+    """The row-key values (as text, empty for a missing key) of rows `idx`, or None without a row key."""
+    if spec.row_key is None:
+        return None
+    keys = column_values(table, spec.row_key)
+    return ["" if _is_empty(keys[i]) else _text(keys[i]) for i in idx]
