@@ -356,3 +356,50 @@ def test_benign_real_artifacts_stay_clean() -> None:
     buf = io.BytesIO()
     np.savez_compressed(buf, a=np.arange(5), b=np.ones((2, 2)))
     assert not scan_bytes(buf.getvalue())
+
+
+# ---------------------------------------------------------------------- follow-ups
+def test_sniff_claims_frame_and_headerless_legacy_magic() -> None:
+    blob = frame_pickle()
+    assert S.sniff(blob[:512], len(blob)) == S.PICKLE
+    magic = b"\x8a\x0a" + LEGACY_MAGIC.to_bytes(10, "little") + b"."
+    assert S.sniff(magic + b"\0" * 40, 53) == S.PICKLE
+    assert S.sniff(b"\x95" + b"\xff" * 40, 41) is None
+
+
+def test_truncated_stream_still_analyses_what_inflated() -> None:
+    blob = lzma.compress(exec_pickle() + b"\0" * 4096, format=lzma.FORMAT_XZ)
+    findings = scan_bytes(blob[: len(blob) - 30])
+    assert {"model.container.malformed", DANGEROUS} <= rules(findings)
+
+
+def test_second_lzma_alone_stream_with_other_properties() -> None:
+    first = lzma.compress(b"\x80\x04K\x01.", format=lzma.FORMAT_ALONE)
+    filters = [{"id": lzma.FILTER_LZMA1, "lc": 0, "lp": 2, "pb": 0}]
+    second = lzma.compress(exec_pickle(), format=lzma.FORMAT_ALONE, filters=filters)
+    assert second[0] != 0x5D
+    with lzma.LZMAFile(io.BytesIO(first + second)) as reader:  # what joblib reads
+        assert reader.read().endswith(exec_pickle())
+    assert DANGEROUS in rules(scan_bytes(first + second))
+
+
+def test_trailing_garbage_after_xz_is_ignored_like_the_reader() -> None:
+    import joblib
+
+    buf = io.BytesIO()
+    joblib.dump({"w": np.arange(3.0)}, buf, compress="xz")
+    assert not scan_bytes(buf.getvalue() + b"\x00garbage")
+
+
+def test_storage_record_with_npy_magic_is_scanned() -> None:
+    pid = b"(" + u("storage") + glob("torch", "FloatStorage") + u("0") + u("cpu") + b"K\x01t"
+    pkl = (
+        b"\x80\x02"
+        + glob("torch._utils", "_rebuild_tensor_v2")
+        + b"("
+        + pid
+        + b"QK\x00K\x01\x85K\x01\x85\x89"
+        + b"ccollections\nOrderedDict\n)Rtr."
+    )
+    blob = torch_zip(pkl, **{"data/0": object_npy()})
+    assert DANGEROUS in rules(scan_bytes(blob))

@@ -18,7 +18,12 @@ _CHUNK = 1 << 20
 
 
 class DecompressError(Exception):
-    pass
+    """A corrupt or truncated stream. `partial` holds what inflated before the error: a loader
+    reading incrementally has already handed those bytes to the unpickler, so they are analysed."""
+
+    def __init__(self, message: str, partial: bytes = b"") -> None:
+        super().__init__(message)
+        self.partial = partial
 
 
 def _new(kind: str) -> Any:
@@ -61,12 +66,16 @@ def _zip_lzma(data: Any) -> tuple[Any, Any]:
 def decompress(ctx: ScanContext, data: Any, kind: str, limit: int | None = None) -> tuple[bytes, bool]:
     """Inflate `data`; returns (output, complete). Stops at the budget with `complete=False`.
 
-    Concatenated gzip members are followed, as `gzip.open` does.
+    Concatenated streams are followed as the loaders' readers follow them (`_next_stream`);
+    bytes after the last stream that do not start a valid one are ignored, as they do.
     """
     cap = ctx.limits.max_member_read if limit is None else limit
     out = bytearray()
     view = memoryview(data)
     pos = 0
+    follow = kind != "zip-lzma"  # a zip member is exactly one stream
+    streams = 0
+    stream_start = 0
     if kind == "zip-lzma":
         dec, view = _zip_lzma(data)
         kind = S.LZMA
@@ -87,18 +96,22 @@ def decompress(ctx: ScanContext, data: Any, kind: str, limit: int | None = None)
                 out += piece
             if _eof(dec):
                 rest = _unused(dec) + bytes(view[pos:])
-                if _next_stream(kind, rest):
+                if follow and _next_stream(kind, rest):
                     dec = _new(kind)
                     view = memoryview(rest)
                     pos = 0
+                    streams += 1
+                    stream_start = len(out)
                     continue
                 return bytes(out), True
             if not piece and pos >= len(view) and not _unconsumed(dec):
-                raise DecompressError("truncated compressed stream")
+                raise DecompressError("truncated compressed stream", bytes(out))
     except LimitReached:
         return bytes(out), False
     except (zlib.error, OSError, EOFError, lzma.LZMAError, ValueError, RuntimeError) as exc:
-        raise DecompressError(f"{kind} stream is corrupt: {exc}") from None
+        if streams and len(out) == stream_start and kind != S.GZIP:
+            return bytes(out), True  # trailing bytes that are not a stream: the readers ignore them
+        raise DecompressError(f"{kind} stream is corrupt: {exc}", bytes(out)) from None
 
 
 def _next_stream(kind: str, rest: bytes) -> bool:
@@ -110,10 +123,8 @@ def _next_stream(kind: str, rest: bytes) -> bool:
     """
     if kind == S.GZIP:
         return rest[:2] == b"\x1f\x8b"
-    if kind == S.BZ2:
-        return rest[:3] == b"BZh"
-    if kind in (S.XZ, S.LZMA):
-        return rest[:6] == b"\xfd7zXZ\x00" or rest[:2] == b"\x5d\x00"
+    if kind in (S.BZ2, S.XZ, S.LZMA):
+        return bool(rest)  # any next stream, including an lzma-alone one with other properties
     return False
 
 

@@ -185,7 +185,7 @@ def _route_joblib_zfile(ctx: ScanContext, data: Any, pointer: str, depth: int) -
     inner = join_pointer(pointer, "zlib")
     try:
         out, complete = decompress(ctx, data[start:], S.ZLIB)
-    except DecompressError as exc:
+    except DecompressError as exc:  # zlib.decompress is all-or-nothing: nothing reaches the unpickler
         ctx.add(R.CONTAINER_MALFORMED, pointer, str(exc))
         return
     if not complete:
@@ -202,6 +202,8 @@ def _route_compressed(kind: str) -> Any:
             out, complete = decompress(ctx, data, kind)
         except DecompressError as exc:
             ctx.add(R.CONTAINER_MALFORMED, pointer, str(exc))
+            if exc.partial:  # what a streaming reader already handed to the unpickler
+                _speculative_pickle(ctx, exc.partial, join_pointer(pointer, kind), depth + 1)
             return
         if not complete:
             ctx.limit(pointer, f"{kind} stream inflates beyond the decompression limit")
@@ -254,7 +256,7 @@ def _route_zip(ctx: ScanContext, data: Any, pointer: str, depth: int) -> None:
             storages |= _check_storages(ctx, results, by_name, prefix, ptr)
     for e in entries:
         ctx.check_time()
-        if e.index in done or e.name.endswith("/") or e.name in storages:
+        if e.index in done or e.name.endswith("/") or (e.name in storages and _plain_storage(data, e)):
             continue
         ptr = join_pointer(pointer, e.name)
         if is_keras and e.name == "config.json":
@@ -275,6 +277,14 @@ def _route_zip(ctx: ScanContext, data: Any, pointer: str, depth: int) -> None:
             _pickles(ctx, raw, ptr, depth + 1, torchscript=torchscript)
         else:
             scan_blob(ctx, raw, ptr, depth + 1)
+
+
+def _plain_storage(data: Any, e: Entry) -> bool:
+    """Whether a referenced storage record can be skipped: stored, as `torch.save` writes it, and
+    not opening with the `.npy` magic (`np.load` of the same zip would read it as an array)."""
+    if e.method != 0 or e.flags & 0x1 or e.data_offset < 0:
+        return False
+    return bytes(data[e.data_offset : e.data_offset + 6]) != b"\x93NUMPY"
 
 
 def _read_zip_member(ctx: ScanContext, data: Any, e: Entry, pointer: str, limit: int | None = None) -> bytes | None:

@@ -3,6 +3,7 @@ never trusted: a hostile file names itself whatever gets it past the scanner."""
 
 from __future__ import annotations
 
+import pickletools
 import struct
 
 from bastion.model._scan._pickle.analyser import looks_like_pickle
@@ -51,6 +52,8 @@ def sniff(head: bytes, size: int, tail: bytes = b"") -> str | None:
         return LZ4
     if len(head) >= 262 and head[257:262] == b"ustar":
         return TAR
+    if _headerless_binary_pickle(head, size):
+        return PICKLE
     if looks_like_pickle(head):
         # A safetensors header length whose low byte is 0x80 (1 in 32 of the lengths the official
         # writer produces) reads as a pickle PROTO opcode. Its zero high bytes are not opcodes,
@@ -92,6 +95,24 @@ def _safetensors_head(head: bytes, size: int) -> bool:
     if 0 < n <= size - 8:
         return True
     return n > 0 and not all(32 <= b < 127 or b in b"\t\r\n" for b in head[:8])
+
+
+_LEGACY_TORCH_MAGIC = b"\x8a\x0a" + (0x1950A86A20F9469CFC6C).to_bytes(10, "little")
+
+
+def _headerless_binary_pickle(head: bytes, size: int) -> bool:
+    """Binary pickles without PROTO that the head alone can vouch for: a FRAME whose length fits
+    the file followed by opcodes that parse, or legacy `torch.save`'s magic number pickle.
+    Other headerless streams are found by the full-stream parse in `dispatch.scan_blob`."""
+    if head.startswith(_LEGACY_TORCH_MAGIC):
+        return True
+    if len(head) < 12 or head[0] != 0x95:
+        return False
+    (frame,) = struct.unpack_from("<Q", head, 1)
+    return 0 < frame <= size - 9 and head[9] in _OPCODES and _opens_as_pickle(head[9:])
+
+
+_OPCODES = frozenset(ord(op.code) for op in pickletools.opcodes)
 
 
 def _hex_length(field: bytes) -> bool:
