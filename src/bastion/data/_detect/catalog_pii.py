@@ -240,8 +240,11 @@ PII_PATTERNS: tuple[Pattern, ...] = (
     _p("swift_bic", "SWIFT_BIC", r"\b[A-Z]{6}[A-Z0-9]{2}(?:[A-Z0-9]{3})?\b", 0.2, validator="swift_bic",
        context=("swift", "bic"), context_score=0.85),
     # bare host names: no checksum and everywhere in prose/code, so low and context-gated
+    # the leading character is matched (group 1 is the value) so the host of every email address and URL,
+    # which follows "@", "/" or ".", is not a candidate at all: dense logs would pay a validator call for each
     _p("domain", "DOMAIN_NAME",
-       r"\b(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.){1,6}[A-Za-z]{2,12}\b", 0.3, validator="domain",
+       r"(?:^|[^A-Za-z0-9@/.:_-])((?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.){1,6}[A-Za-z]{2,12})\b", 0.3,
+       validator="domain",
        context=("domain", "website", "web site", "site ", "visit", "hostname", "dns", "go to", "browse", "whois",
                 "mx record", "subdomain"), context_score=0.55),
     _p("mx_curp", "MX_CURP", r"\b[A-Z][AEIOUX][A-Z]{2}\d{6}[HM][A-Z]{5}[A-Z0-9]\d\b", 0.85,

@@ -646,6 +646,10 @@ def phone(value: str) -> bool:
     digits = _digits(_EXTENSION.sub("", value))
     if not 7 <= len(digits) <= 15 or len(set(digits)) < 3:
         return False
+    if len(digits) == 11 and digits[0] == "1" and value.lstrip().startswith("+"):
+        # +1: the NANP length is fixed, so libphonenumber's parse (~30 us, the costliest
+        # validator on dense logs) would only confirm what the digit count already says
+        return True
     try:
         import phonenumbers
     except ImportError:  # pragma: no cover - the detect extra ships it
