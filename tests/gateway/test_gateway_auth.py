@@ -219,3 +219,31 @@ def test_admin_session_over_http(sqlite_store: Store, gateway: Any) -> None:
         algorithm="HS256",
     )
     assert client.get("/admin/keys", headers=auth(forged)).status_code == 401
+
+
+def test_key_of_another_project_says_whose_it_is(sqlite_store: Store, upstream_url: str) -> None:
+    """A key issued without `--project` (bastion.toml's project) used to get a bare 401 from a
+    gateway whose gateway.yaml names another project; now the error names both projects."""
+    import openai
+    from gw_helpers import base_settings
+    from gw_upstream import serve
+
+    from bastion.gateway import create_app, request_log
+
+    foreign = issue(sqlite_store, "acme", "application", project="default")
+    app = create_app(base_settings(upstream_url), sqlite_store)  # project "gw"
+    with serve(app) as url:
+        for _ in range(2):  # the second answer comes from the key cache: same message
+            client = openai.OpenAI(base_url=url + "/v1", api_key=foreign, max_retries=0)
+            with pytest.raises(openai.AuthenticationError) as err:
+                client.chat.completions.create(model="echo", messages=[{"role": "user", "content": "hi"}])
+            message = err.value.message
+            assert "project 'default'" in message and "project 'gw'" in message
+            assert foreign not in message and foreign[4:12] not in message  # nothing of the key itself
+        unknown = openai.OpenAI(base_url=url + "/v1", api_key=generate_key(), max_retries=0)
+        with pytest.raises(openai.AuthenticationError) as err:
+            unknown.models.list()
+        assert "project" not in err.value.message  # an unknown key learns nothing
+    gw = app.state.gateway
+    assert gw.audit.flush()
+    assert "default" in str(request_log(sqlite_store, "gw")[-2]["data"].get("reason", ""))

@@ -89,3 +89,89 @@ def test_demo_scene(sqlite_store: Store) -> None:
     assert out["other_tenant_status"] == 404 and out["statuses_under_limit"][-1] == 429
     assert out["injection_status"] in (400, 403)
     assert out["request_log_intact"] and out["audit_chain_intact"] and out["requests_logged"] == 6
+
+
+def test_access_create_in_the_gateway_files_project(tmp_path: Path) -> None:
+    cfg = tmp_path / "gateway.yaml"
+    cfg.write_text("project: bank\nmodels: []\n")
+    db = f"sqlite:///{tmp_path / 'state' / 'b.db'}"
+    from bastion.cli._common import state
+
+    # CliRunner calls the app in-process, and the CLI's lazily built state (settings, store)
+    # outlives an invocation unless `main()` closes it: start from a clean one, as a real run does.
+    state.close()
+    state._settings = None
+    result = runner.invoke(
+        app,
+        ["--db", db, "access", "create", "-t", "acme", "-n", "app", "-r", "application", "-g", str(cfg), "--json"],
+        env={"BASTION_STATE_DIR": str(tmp_path / "state")},
+    )
+    assert result.exit_code == 0, result.output
+    created = json.loads(result.stdout)
+    assert created["project"] == "bank"
+    store = Store.open(db, state_dir=tmp_path / "state")
+    try:
+        from bastion.gateway import key_store
+
+        assert key_store(store, "bank").authenticate(created["key"]) is not None
+    finally:
+        store.close()
+
+
+def test_serve_announces_url_models_and_guards_once_listening(tmp_path: Path) -> None:
+    import os
+    import selectors
+    import subprocess
+    import sys
+
+    import httpx
+    from gw_upstream import free_port
+
+    cfg = tmp_path / "gateway.yaml"
+    cfg.write_text(
+        "project: bank\n"
+        "models:\n"
+        "  - {name: gpt-x, upstream: 'http://127.0.0.1:9/v1'}\n"
+        "  - {name: raw, upstream: 'http://127.0.0.1:9/v1', guards: []}\n"
+        "guards:\n"
+        "  - {name: pii, action: redact, on_error: closed}\n"
+    )
+    port = free_port()
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "bastion",
+            "--db",
+            f"sqlite:///{tmp_path / 'b.db'}",
+            "serve",
+            "-g",
+            str(cfg),
+            "--port",
+            str(port),
+        ],
+        env={**os.environ, "BASTION_STATE_DIR": str(tmp_path / "state")},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        assert proc.stdout is not None
+        sel = selectors.DefaultSelector()
+        sel.register(proc.stdout, selectors.EVENT_READ)
+        out = b""
+        while b"guards for raw" not in out:
+            if not sel.select(timeout=60) or proc.poll() is not None:
+                break
+            chunk = os.read(proc.stdout.fileno(), 4096)
+            if not chunk:
+                break
+            out += chunk
+        text = out.decode()
+        assert f"listening on http://127.0.0.1:{port}" in text, text
+        assert f"OpenAI base URL: http://127.0.0.1:{port}/v1" in text and "project bank" in text
+        assert "models: gpt-x, raw" in text and "guards: pii (redact, on_error closed)" in text
+        assert "guards for raw: none" in text
+        assert httpx.get(f"http://127.0.0.1:{port}/healthz").status_code == 200  # printed once listening
+    finally:
+        proc.terminate()
+        proc.wait(30)

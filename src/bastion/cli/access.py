@@ -5,10 +5,10 @@ from __future__ import annotations
 import os
 import re
 from datetime import timedelta
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.table import Table
 
 from bastion.cli._common import UserError, command, console, err_console, print_json, state
 
@@ -25,10 +25,10 @@ def _duration(text: str | None) -> timedelta | None:
     return timedelta(seconds=n * {"s": 1, "m": 60, "h": 3600, "d": 86400}[unit])
 
 
-def _show_new_key(plain: str, rec: Any, as_json: bool, note: str) -> None:
+def _show_new_key(plain: str, rec: Any, as_json: bool, note: str, project: str | None = None) -> None:
     """A freshly issued key, shown once: on stdout (alone, or in the JSON record), the note on stderr."""
     if as_json:
-        print_json({"key": plain, **rec.to_dict()})
+        print_json({"key": plain, **({"project": project} if project else {}), **rec.to_dict()})
     else:
         console.print(f"[bold]{plain}[/]")
         err_console.print(note)
@@ -38,10 +38,23 @@ def register(app: typer.Typer) -> None:
     group = typer.Typer(help="Gateway API keys and administrator accounts.", no_args_is_help=True)
     app.add_typer(group, name="access")
 
-    def keys():  # type: ignore[no-untyped-def]
+    def project_of(gateway_config: Path | None) -> str:
+        """The project keys go to: the gateway file's `project:` when given, else bastion.toml's.
+
+        A gateway only accepts keys of its own project; creating a key in another one
+        (the default project, while gateway.yaml names e.g. `bank`) gave a key that
+        could never authenticate there.
+        """
+        if gateway_config is None:
+            return state.settings.project
+        from bastion.cli.serve import gateway_settings
+
+        return str(gateway_settings(gateway_config).project)
+
+    def keys(gateway_config: Path | None = None):  # type: ignore[no-untyped-def]
         from bastion.gateway import key_store
 
-        return key_store(state.store, state.settings.project)
+        return key_store(state.store, project_of(gateway_config))
 
     @group.command("create")
     @command
@@ -59,6 +72,10 @@ def register(app: typer.Typer) -> None:
         rpm: Annotated[int | None, typer.Option("--rpm", min=0, help="Requests per minute")] = None,
         tpm: Annotated[int | None, typer.Option("--tpm", min=0, help="Tokens per minute")] = None,
         tpd: Annotated[int | None, typer.Option("--tpd", min=0, help="Tokens per day")] = None,
+        gateway_config: Annotated[
+            Path | None,
+            typer.Option("--gateway-config", "-g", help="Issue the key in this gateway file's project"),
+        ] = None,
         as_json: Annotated[bool, typer.Option("--json")] = False,
     ) -> None:
         """Issue an API key; it is printed once and stored only as a hash."""
@@ -69,8 +86,9 @@ def register(app: typer.Typer) -> None:
             for k, v in {"requests_per_minute": rpm, "tokens_per_minute": tpm, "tokens_per_day": tpd}.items()
             if v is not None
         }
+        store = keys(gateway_config)
         try:
-            plain, rec = keys().create(
+            plain, rec = store.create(
                 tenant=tenant,
                 name=name,
                 roles=role,
@@ -82,7 +100,14 @@ def register(app: typer.Typer) -> None:
             )
         except KeyError_ as exc:
             raise UserError(str(exc)) from None
-        _show_new_key(plain, rec, as_json, f"key {rec.id} for tenant {tenant}: store it now, it cannot be shown again")
+        _show_new_key(
+            plain,
+            rec,
+            as_json,
+            f"key {rec.id} for tenant {tenant} in project {store.project} (only a gateway serving project "
+            f"{store.project} accepts it): store it now, it cannot be shown again",
+            store.project,
+        )
 
     @group.command("list")
     @command
@@ -91,6 +116,8 @@ def register(app: typer.Typer) -> None:
         as_json: Annotated[bool, typer.Option("--json")] = False,
     ) -> None:
         """API keys (ids, hints, roles, expiry, last use); never the keys themselves."""
+        from rich.table import Table
+
         found = keys().list(tenant)
         if as_json:
             print_json([k.to_dict() for k in found])

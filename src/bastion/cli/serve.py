@@ -49,6 +49,12 @@ def register(app: typer.Typer) -> None:
             if p is not None and not p.is_file():
                 fail(f"{p}: no such file")
         settings = gateway_settings(config, redis_url)
+
+        def announce(lines: list[str]) -> None:
+            """Once listening: where, which models and guards (without it the operator saw nothing at all)."""
+            for line in lines:
+                typer.echo(line)
+
         run(
             settings,
             state.store,
@@ -59,4 +65,5 @@ def register(app: typer.Typer) -> None:
             log_level=log_level,
             workers=workers,
             db_url=state.settings.db_url,
+            announce=announce,
         )

@@ -15,6 +15,8 @@ one audit event in the store's hash chain.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -72,6 +74,7 @@ __all__ = [
     "demo_gateway",
     "key_store",
     "load_gateway_settings",
+    "ready_lines",
     "request_log",
     "restore",
     "serve",
@@ -144,8 +147,12 @@ def serve(
     log_level: str = "warning",
     workers: int = 1,
     db_url: str | None = None,
+    announce: Callable[[list[str]], None] | None = None,
 ) -> None:
     """Run the gateway with uvicorn (HTTPS when a certificate and key are given) until stopped.
+
+    `announce` receives `ready_lines` once the socket is listening (the CLI prints them:
+    an operator otherwise had no sign that the gateway was up, nor where).
 
     `workers` > 1 runs that many processes on one socket; they need `db_url` (the
     store's real URL: `store.url` hides passwords). Limits are then shared exactly
@@ -158,26 +165,85 @@ def serve(
         raise GatewayConfigError("HTTPS needs both a certificate and a key")
     if workers < 1:
         raise GatewayConfigError("workers must be at least 1")
+    from bastion.gateway._server import WORKER_PROTOCOL, server_options
+
+    settings = settings.model_copy(update={"workers": workers})  # the real count, whatever the file said
     options: dict[str, Any] = {
+        **server_options(settings),  # header deadline, lingering close, no access log (see _server)
         "host": host,
         "port": port,
         "ssl_certfile": str(certfile) if certfile else None,
         "ssl_keyfile": str(keyfile) if keyfile else None,
         "log_level": log_level,
-        "access_log": False,  # the audit log records every request; no prompt ever reaches a log line
-        "server_header": False,
-        "h11_max_incomplete_event_size": 16 * 1024,  # oversized request heads are refused by the server
-        "timeout_keep_alive": 5,
         "timeout_graceful_shutdown": 10,
         "backlog": 2048,
     }
-    settings = settings.model_copy(update={"workers": workers})  # the real count, whatever the file said
     if workers == 1:
         tune_process()
-        uvicorn.run(create_app(settings, store), **options)
+        server = _announcing_server()(uvicorn.Config(create_app(settings, store), **options))
+        server.on_ready = (
+            None
+            if announce is None
+            else lambda bound: announce(ready_lines(settings, host, bound, https=certfile is not None, workers=1))
+        )
+        with contextlib.suppress(KeyboardInterrupt):
+            server.run()
+        if not server.started:  # could not bind, or the app failed to start: as `uvicorn.run` does
+            raise SystemExit(3)
         return
     from bastion.gateway._worker import handoff
 
     handoff(settings, db_url or store.url, store.state_dir)
     store.close()  # each worker opens its own
-    uvicorn.run("bastion.gateway._worker:app", factory=True, workers=workers, **options)
+    options["http"] = WORKER_PROTOCOL  # by name: each worker process imports and configures it
+    from uvicorn.supervisors import Multiprocess
+
+    config = uvicorn.Config("bastion.gateway._worker:app", factory=True, workers=workers, **options)
+    sock = config.bind_socket()  # what uvicorn.run does, with the announcement once the socket listens
+    if announce is not None:
+        announce(ready_lines(settings, host, sock.getsockname()[1], https=certfile is not None, workers=workers))
+    with contextlib.suppress(KeyboardInterrupt):
+        Multiprocess(config, sockets=[sock]).run()
+
+
+def ready_lines(settings: GatewaySettings, host: str, port: int, *, https: bool, workers: int) -> list[str]:
+    """What `bastion serve` prints once listening: where, which models, which guard chains (no secrets)."""
+    scheme = "https" if https else "http"
+    shown = f"[{host}]" if ":" in host else host
+    base = f"{scheme}://{shown}:{port}"
+    lines = [
+        f"Bastion gateway listening on {base} (project {settings.project}, {workers} worker(s))",
+        f"  OpenAI base URL: {base}/v1",
+    ]
+    llm = ", ".join(m.name for m in settings.models) or "none"
+    lines.append(f"  models: {llm}")
+    if settings.predict:
+        lines.append(f"  predict: {', '.join(m.name for m in settings.predict)}")
+
+    def chain(configs: list[GuardConfig]) -> str:
+        return ", ".join(f"{g.name} ({g.action}, on_error {g.on_error})" for g in configs) or "none"
+
+    lines.append(f"  guards: {chain(settings.guards)}")
+    for m in settings.models:
+        if m.guards is not None:
+            lines.append(f"  guards for {m.name}: {chain(m.guards)}")
+    for c in settings.predict:
+        if c.guards:
+            lines.append(f"  guards for {c.name}: {chain(c.guards)}")
+    return lines
+
+
+def _announcing_server() -> type:
+    import uvicorn
+
+    class AnnouncingServer(uvicorn.Server):
+        """A uvicorn server that reports its bound port once it listens (uvicorn only logs it, at info)."""
+
+        on_ready: Callable[[int], None] | None = None
+
+        async def startup(self, sockets: list[Any] | None = None) -> None:
+            await super().startup(sockets)
+            if self.started and self.on_ready is not None and self.servers:
+                self.on_ready(int(self.servers[0].sockets[0].getsockname()[1]))
+
+    return AnnouncingServer

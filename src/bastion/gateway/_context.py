@@ -258,6 +258,13 @@ class Gateway:
                     fut = asyncio.get_running_loop().run_in_executor(self.executor, self.keys.refresh, token)
                     fut.add_done_callback(_quiet)
             if record is None:
+                other = self.keys.foreign_project(token)
+                if other is not None:
+                    raise AuthError(
+                        f"invalid api key: the key belongs to project {other!r}, this gateway serves project "
+                        f"{self.keys.project!r} (issue keys with `bastion -p {self.keys.project} access create`, "
+                        "or set `project:` in gateway.yaml)"
+                    )
                 raise AuthError("invalid api key")
             return self.keys.principal_of(record)
         if self.admins.is_session(token):

@@ -40,5 +40,8 @@ def app() -> FastAPI:
 
     spec = json.loads(os.environ[ENV])
     settings = GatewaySettings.model_validate(spec["settings"])
+    from bastion.gateway._server import GatewayHttpProtocol
+
+    GatewayHttpProtocol.configure(settings)  # this worker's server protocol (named in `serve`) takes its limits
     store = Store.open(spec["db_url"], state_dir=Path(spec["state_dir"]))
     return build_app(settings, store)

@@ -172,6 +172,7 @@ class KeyStore:
         self._touched: dict[str, datetime] = {}
         self._principals: dict[str, tuple[KeyRecord, Principal]] = {}
         self._refreshing: set[str] = set()
+        self._foreign: dict[str, str] = {}  # key hash -> the other project it belongs to
         self._generation = 0
 
     # -- management ------------------------------------------------------------------------
@@ -319,17 +320,30 @@ class KeyStore:
         started = time.monotonic()  # the entry's age counts from before the read: never older than it says
         generation = self._generation
         with self.store._read() as conn:
-            row = conn.execute(
-                select(api_keys).where(api_keys.c.project == self.project, api_keys.c.key_hash == digest)
-            ).first()
-        record = _record(row) if row else None
+            # key_hash is unique across projects: one lookup tells "unknown" from "another project's key".
+            row = conn.execute(select(api_keys).where(api_keys.c.key_hash == digest)).first()
+        foreign = row.project if row is not None and row.project != self.project else None
+        record = _record(row) if row is not None and foreign is None else None
         with self._lock:
             if generation != self._generation:  # revoked or rotated meanwhile: this read may be stale
                 return record
             if len(self._cache) > 50_000:
                 self._cache.clear()
+                self._foreign.clear()
             self._cache[digest] = (started, record)
+            if foreign is not None:
+                self._foreign[digest] = foreign
         return record
+
+    def foreign_project(self, plain: str) -> str | None:
+        """The project a refused key belongs to, when it is a real key of another project; else None.
+
+        A key created without `--project` lands in `bastion.toml`'s project, and a gateway
+        whose gateway.yaml names another one used to answer a bare 401: the operator
+        could not tell a wrong key from a right key in the wrong project. Only a holder of
+        a genuine key learns its project name; nothing about the key itself is revealed.
+        """
+        return self._foreign.get(key_hash(plain))
 
     def refresh_due(self, plain: str) -> bool:
         """True (once) when a cached entry is in the last fifth of its life: refresh it ahead of expiry.
@@ -400,3 +414,4 @@ class KeyStore:
             self._generation += 1
             self._cache.clear()
             self._principals.clear()
+            self._foreign.clear()
