@@ -403,3 +403,19 @@ def test_storage_record_with_npy_magic_is_scanned() -> None:
     )
     blob = torch_zip(pkl, **{"data/0": object_npy()})
     assert DANGEROUS in rules(scan_bytes(blob))
+
+
+def test_torchscript_archive_stays_clean() -> None:
+    import torch
+
+    buf = io.BytesIO()
+    torch.jit.save(torch.jit.script(torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.ReLU())), buf)
+    assert not scan_bytes(buf.getvalue())
+
+
+def test_legacy_torch_save_stays_clean() -> None:
+    import torch
+
+    buf = io.BytesIO()
+    torch.save({"w": torch.arange(10.0)}, buf, _use_new_zipfile_serialization=False)
+    assert not scan_bytes(buf.getvalue())

@@ -273,7 +273,9 @@ def _route_zip(ctx: ScanContext, data: Any, pointer: str, depth: int) -> None:
         raw = _read_zip_member(ctx, data, e, pointer)
         if raw is None or not raw:
             continue
-        if e.name.endswith(".pkl"):  # loaders unpickle these by name, whatever the bytes look like
+        # Loaders unpickle these by name, whatever the bytes look like (`.debug_pkl`: TorchScript
+        # debug info, read by torch.jit.load); the TorchScript allowlist applies inside its archive.
+        if e.name.endswith((".pkl", ".debug_pkl")) or S.sniff(raw[:512], len(raw)) == S.PICKLE:
             _pickles(ctx, raw, ptr, depth + 1, torchscript=torchscript)
         else:
             scan_blob(ctx, raw, ptr, depth + 1)
