@@ -165,9 +165,30 @@ NOT_SECRETS: list[tuple[str, str]] = [
     ("empty value, next line", "DB_PASSWORD=\nDB_HOST=postgres-primary-01.internal.corp"),
     ("empty yaml value", "api_key:\n  rotation_schedule_ref: quarterly-rotation-2024"),
     ("slug value", 'secret: "my-team-shared-secret-name"'),
+    ("your-key placeholder", 'api_key = "YOUR_API_KEY_GOES_HERE_123"'),
+    ("your-token placeholder", "GITHUB_TOKEN=yourtoken0123abcdXYZ"),
     ("placeholder password in URL", "postgres://user:password@localhost:5432/app"),
     ("curl placeholder", "curl -u admin:$ADMIN_PASSWORD https://api.internal/v1/items"),
     ("curl shell subst", 'curl --user "$(cat user.txt):$(cat pass.txt)" https://api.internal'),
+    # shapes seen in real third-party sources (pip, sqlalchemy, fastapi, cryptography, httpx, sklearn names)
+    ("type annotation", "    password: HiddenText | None = None"),
+    ("enum value naming the key", 'AttributeOID.CHALLENGE_PASSWORD: "challengePassword",'),
+    ("type name with digits", "        private_key: PKCS7PrivateKeyTypes,"),
+    ("keyword argument", "return HTTPBasicCredentials(username=username, password=password)"),
+    ("attribute in a dict", 'return {"username": credentials.username, "password": credentials.password}'),
+    ("setting about the secret", ":param hide_password: Defaults to True.   The password is not shown"),
+    ("f-string field", 'print(f"password={password!r}")'),
+    ("f-string in a URL", "feature_store_url: postgresql://fraud_svc:{db_password}@feature-store:5432/features"),
+    ("sample credentials", 'create_engine("postgresql://scott:tiger@localhost/test")'),
+    ("prompt call", 'password = click.prompt("Password", hide_input=True)'),
+    ("argument list", "ok = _verify(row.password_hash, password)"),
+    (
+        "word starting like a keyword",
+        '"sklearn.linear_model.PassiveAggressiveClassifier": "sklearn.linear_model.'
+        '_passive_aggressive.PassiveAggressiveClassifier",',
+    ),
+    ("file name key", '"tokenizer.json": "' + fake(HEX, 64, 21) + '"'),
+    ("bracketed placeholder", '"PWD=(whatever);"'),
 ]
 
 
@@ -175,6 +196,20 @@ NOT_SECRETS: list[tuple[str, str]] = [
 def test_reference_or_placeholder_is_not_a_secret(label: str, text: str) -> None:
     found = secrets_in(text)
     assert not found, (label, sorted(found.values()))
+
+
+KEPT: list[tuple[str, str, str]] = [
+    (".env", f"DB_PASSWORD={PASSWORD}", PASSWORD),
+    ("YAML unquoted", f"db_password: {PASSWORD}", PASSWORD),
+    ("quoted pair in a list", f'creds = ["api_key", "{SECRET}"]', SECRET),
+    ("quoted pair in a tuple", f'pair = ("password", "{PASSWORD}")', PASSWORD),
+    ("keyword argument literal", f'connect(host="db", password="{PASSWORD}")', PASSWORD),
+]
+
+
+@pytest.mark.parametrize(("label", "text", "value"), KEPT, ids=[k[0] for k in KEPT])
+def test_false_alarm_rules_keep_literal_values(label: str, text: str, value: str) -> None:
+    assert value in secrets_in(text), label
 
 
 def test_key_check_still_keeps_real_values_next_to_reference_keys() -> None:

@@ -134,10 +134,17 @@ def test_provider_token_is_found(label: str, text: str, value: str, etype: str) 
     assert found.get(value) == etype, (label, sorted(found.values()))
 
 
+def test_random_token_that_happens_to_spell_a_placeholder_word_is_found() -> None:
+    """Four random letters spell `your` now and then (a seed-99 eval token did); only a word counts."""
+    token = "h" + "f_" + fake(string.ascii_letters, 15, 57) + "yOuR" + fake(string.ascii_letters, 15, 58)
+    assert secrets_in(f"Use the key {token} in CI.") == {token: "HUGGINGFACE_TOKEN"}
+
+
 def test_slack_token_is_not_shadowed_by_a_card_number_inside_it() -> None:
     """A PII hit strictly inside a secret's span must not win the overlap and hide the secret."""
-    token = "xo" + "xb-" + fake(string.digits, 12, 59) + "-4539148803436467" + fake(ALNUM, 24, 60)
-    assert secrets_in(f"token = {token} in CI") == {token: "SLACK_BOT_TOKEN"}
+    # as in the eval corpus (seed 1234): the 13-digit middle is Luhn-valid and "cc" precedes it
+    token = "xo" + "xb-" + fake(string.digits, 12, 59) + "-6434378505379-" + fake(ALNUM, 24, 60)
+    assert secrets_in(f"sent cc to ops. auth: {token} in CI") == {token: "SLACK_BOT_TOKEN"}
 
 
 # --- 3. boundaries and fillers ----------------------------------------------------------------

@@ -362,7 +362,9 @@ SecretCheck = Callable[[str, int, int, int], "str | None"]
 
 _PLACEHOLDER_MARKS = ("example", "placeholder", "changeme", "change_me", "change-me", "redacted", "dummy",
                       "replace_me", "replaceme", "insert_", "sample")  # fmt: skip
-_SHORT_MARKS = ("xxxx", "your", "****", "<", ">", "${", "{{", "}}", "todo")  # only judged on short values
+_SHORT_MARKS = ("xxxx", "****", "<", ">", "${", "{{", "}}")  # only judged on short values
+# `your`/`todo` only as a word or glued to a secret word: four random letters spell them now and then
+_WORD_MARKS = re.compile(r"(?i)(?:^|[^a-z])(?:your|todo)|your[-_]?(?:api|app|key|token|secret|pass|client)")
 _FILLER_RUN = re.compile(r"([0xX*#.])\1{7}")
 _SEPARATORS = re.compile(r"[\s_\-.:/\\]+")
 
@@ -385,9 +387,18 @@ _REFERENCE_PREFIXES = ("enc[", "arn:", "vault:", "op://", "ref+", "secretref:", 
                        "$(", "#{", "<%", "%(", "!vault", "!secret", "secret://", "awskms:", "gcpkms:")  # fmt: skip
 _SHELL_VAR = re.compile(r"\$[A-Za-z_{(][\w{}().:-]*")
 _WINDOWS_VAR = re.compile(r"%[A-Za-z_][\w.-]*%")
-_TEMPLATE_FIELD = re.compile(r"\{[A-Za-z_][\w.]*(?:![rsa])?(?::[^{}]*)?\}")  # f-string / str.format fields
+_TEMPLATE_FIELD = re.compile(r"\{[^{}\s]+\}")  # f-string / str.format fields: `{password!r}`, `{b64(self.secret)}`
 _TYPE_NAME = re.compile(r"_?[A-Z][a-z]+(?:[A-Z][a-z0-9]*)+")  # `password: HiddenText | None` is a type
-_BRACKET_PLACEHOLDER = re.compile(r"\[[:A-Za-z_ -]+\]")  # `[PASSWORD]`, `host[:port]`
+_BRACKET_PLACEHOLDER = re.compile(r"[\[(][:A-Za-z_ -]+[\])]")  # `[PASSWORD]`, `host[:port]`, `(whatever)`
+_IDENTIFIER = re.compile(r"[A-Za-z_]\w*")
+_NAMED_SECRET = re.compile(r"password|passwd|secret|secrets|token|tokens|key|keys|credential|credentials")
+_CLOSERS = ")]},;"
+# a first key word that makes the key a setting *about* the secret (`hide_password`, `is_token_valid`)
+_SETTING_VERBS = frozenset({
+    "hide", "show", "is", "has", "use", "uses", "require", "requires", "enable", "disable", "allow", "reset",
+    "forgot", "validate", "check", "verify", "ask", "prompt", "no", "with", "without", "render", "mask",
+    "redact", "include", "get", "set", "load", "read", "print", "log", "min", "max", "generate", "rotate",
+})  # fmt: skip
 _CALL_OR_INDEX = re.compile(r"[A-Za-z_][\w.]*[(\[]")
 _DOTTED_PATH = re.compile(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+")
 _QUOTED_REFERENCE = re.compile(
@@ -396,7 +407,8 @@ _QUOTED_REFERENCE = re.compile(
 _PLACEHOLDER_PASSWORDS = frozenset({
     "password", "passwd", "pass", "pwd", "secret", "changeme", "changeit", "test", "token", "admin", "root",
     "guest", "anonymous", "user", "username", "xxx", "mypassword", "yourpassword", "pw", "foo", "bar", "foobar",
-    "dbpass", "dbpassword", "mysecretpassword",
+    "dbpass", "dbpassword", "mysecretpassword", "tiger", "s3cr3t", "p4ssw0rd", "letmein", "qwerty", "default",
+    "none", "null", "true", "false",
 })  # fmt: skip
 _HEX = re.compile(r"[0-9a-fA-F]+")
 
@@ -437,7 +449,7 @@ def is_filler(value: str) -> bool:
     low = value.lower()
     if any(m in low for m in _PLACEHOLDER_MARKS):
         return True
-    if len(value) <= 100 and any(m in low for m in _SHORT_MARKS):
+    if len(value) <= 100 and (any(m in low for m in _SHORT_MARKS) or _WORD_MARKS.search(value)):
         return True
     if _FILLER_RUN.search(value) or _BRACKET_PLACEHOLDER.search(value):
         return True
@@ -464,19 +476,50 @@ def names_a_secret(key: str, word: re.Pattern[str]) -> bool:
     return any(word.fullmatch(w.lower()) for w in _KEY_WORD.findall(key))
 
 
-def _operator_before(text: str, start: int, floor: int) -> str:
-    """The character that assigns the value (quotes and spaces skipped)."""
+def _comma_pair_without_quoted_key(text: str, start: int, floor: int) -> bool:
+    """`f(password, other)` or `Token, "Type"`: a comma joins arguments unless the key is a quoted string.
+
+    `("password", "p@ss")` and `["api_key", "..."]` are key/value pairs (both quoted); a
+    bare name before the comma, or a bare value after it, is an argument list.
+    """
     i = start - 1
     while i >= floor and text[i] in " \t'\"`":
         i -= 1
-    return text[i] if i >= floor else ""
+    if i < floor or text[i] != ",":
+        return False
+    if not _quoted(text, start, floor):
+        return True
+    i -= 1
+    while i >= floor and text[i] in " \t":
+        i -= 1
+    return i < floor or text[i] not in "'\"`"
+
+
+def _is_code_name(value: str) -> bool:
+    """An identifier made of words that names a secret (`challengePassword`, `SSHPrivateKeyTypes`).
+
+    Enum values, type annotations and attribute names mention the secret word; a secret
+    value does not, and random tokens almost always hold a digit.
+    """
+    if not _IDENTIFIER.fullmatch(value):
+        return False
+    words = _KEY_WORD.findall(value)
+    if any(c.isdigit() for c in value) and sum(w.isalpha() and len(w) >= 3 for w in words) < 3:
+        return False  # `PKCS7PrivateKeyTypes` is still a name; `h7Gk2pQx9...` splits into no such words
+    return any(_NAMED_SECRET.fullmatch(w.lower()) for w in words)
 
 
 def is_reference_key(key: str) -> bool:
-    """`credentialsId`, `secret_name`, `token_url`: the key names where a secret lives, not the secret."""
+    """`credentialsId`, `secret_name`, `hide_password`: keys that name where a secret lives or a setting about it."""
     segment = key.rsplit(".", 1)[-1]
-    words = _KEY_WORD.findall(segment)
-    return bool(words) and words[-1].lower() in _REFERENCE_KEY_WORDS
+    words = [w.lower() for w in _KEY_WORD.findall(segment)]
+    return bool(words) and (words[-1] in _REFERENCE_KEY_WORDS or (len(words) > 1 and words[0] in _SETTING_VERBS))
+
+
+def is_placeholder_password(value: str) -> bool:
+    """`password`, `changeme`, `password1`, `tiger`: sample credentials, also with trailing digits."""
+    low = value.lower()
+    return low in _PLACEHOLDER_PASSWORDS or low.rstrip("0123456789!") in _PLACEHOLDER_PASSWORDS or len(value) < 3
 
 
 def is_reference(value: str, quoted: bool) -> bool:
@@ -516,7 +559,7 @@ def _telegram_check(text: str, start: int, end: int, floor: int) -> str | None:
 def _credential_check(text: str, start: int, end: int, floor: int) -> str | None:
     """Passwords in URLs, curl -u, tuples and config attributes: not a variable, a placeholder or a filler."""
     value = text[start:end]
-    if value.lower() in _PLACEHOLDER_PASSWORDS or is_filler(value) or is_reference(value, _quoted(text, start, floor)):
+    if is_placeholder_password(value) or is_filler(value) or is_reference(value, _quoted(text, start, floor)):
         return None
     if value.startswith(("$", "%")):  # `$1`, `%s`, `$PASS`: substitution, not a literal
         return None
@@ -535,14 +578,16 @@ def _assignment_check(kind: str) -> SecretCheck:
     def check(text: str, start: int, end: int, floor: int) -> str | None:
         value = text[start:end]
         quoted = _quoted(text, start, floor)
-        if is_reference(value, quoted) or is_filler(value):
-            return None
-        if value.lower() in _PLACEHOLDER_PASSWORDS:
+        if not quoted:  # `password=password)`, `credentials.password}`: judge the name without its closers too
+            bare = value.rstrip(_CLOSERS) or value
+            if bare != value and (is_reference(bare, quoted) or is_placeholder_password(bare) or _is_code_name(bare)):
+                return None
+        if is_reference(value, quoted) or is_filler(value) or is_placeholder_password(value) or _is_code_name(value):
             return None
         key = _key_before(text, start, floor)
         if is_reference_key(key) or not names_a_secret(key, _PASSWORD_WORD if kind == "password" else _SECRET_WORD):
             return None
-        if not quoted and _operator_before(text, start, floor) == ",":  # `f(password, other)`: arguments, not a pair
+        if _comma_pair_without_quoted_key(text, start, floor):
             return None
         h = _entropy(value)
         classes = _classes(value)
