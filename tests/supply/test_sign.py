@@ -515,3 +515,15 @@ def test_write_keypair_never_loses_a_key(tmp_path: Path) -> None:
     assert (tmp_path / "k.pem").read_bytes() == before
     write_keypair(generate("ecdsa-p256"), tmp_path / "k.pem", tmp_path / "k.pub", overwrite=True)
     assert (tmp_path / "k.pem").read_bytes() != before
+
+
+def test_signing_never_writes_through_a_planted_symlink(model: Path, ec_key: KeyPair, tmp_path: Path) -> None:
+    """The signature used to go through a fixed `<sig>.tmp`, opened with a plain open()."""
+    victim = tmp_path / "victim.txt"
+    victim.write_text("do not overwrite\n")
+    sig = tmp_path / "out" / "model.sig"
+    sig.parent.mkdir()
+    (sig.parent / "model.sig.tmp").symlink_to(victim)
+    sign_model(model, sig, private_key=ec_key.private)
+    assert victim.read_text() == "do not overwrite\n"
+    assert not sig.is_symlink() and verify_model(model, sig, public_key=ec_key.public).ok

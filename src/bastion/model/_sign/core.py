@@ -134,10 +134,7 @@ def sign_model(
     finally:
         if pkcs11_signer is not None:
             pkcs11_signer.close()
-    sig_path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = sig_path.with_name(sig_path.name + ".tmp")
-    sig.write(tmp)
-    tmp.replace(sig_path)
+    _write_signature(sig, sig_path)
     root_digest = dict(payload.statement.pb.subject[0].digest)["sha256"]
     return SignResult(
         model=str(root),
@@ -150,6 +147,27 @@ def sign_model(
         seconds=time.perf_counter() - started,
         serialization=spec.parameters(),
     )
+
+
+def _write_signature(sig: signing.Signature, sig_path: Path) -> None:
+    """Write the bundle through an exclusively created temp file, then rename (0644).
+
+    A fixed `<sig>.tmp` name was opened by upstream's `write` with a plain `open`,
+    which follows a symlink planted there and overwrites whatever it points to.
+    """
+    import os
+
+    from bastion.crypto._files import create_private_temp
+
+    sig_path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = create_private_temp(sig_path.parent, sig_path.name, 0o644)
+    os.close(fd)
+    try:
+        sig.write(tmp)  # our own new regular file (O_EXCL): truncating it follows nothing
+        os.replace(tmp, sig_path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def _payload(manifest: Any, extra: dict[str, Any] | None) -> signing.Payload:
