@@ -10,6 +10,7 @@ from __future__ import annotations
 import pickle
 import struct
 
+import pytest
 from _model_build import u
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -137,6 +138,17 @@ def test_bomb_inside_an_allowed_call_is_found() -> None:
     # builtins.frozenset((t, t)) with t doubled: the call result carries the expansion.
     blob = b"\x80\x02cbuiltins\nfrozenset\nN" + b"2\x86" * 40 + b"\x85R."
     assert RESOURCE in _bomb_rules(blob)
+
+
+@pytest.mark.timeout(60)
+def test_shared_tuple_as_dict_key_hangs_neither_loader_model_nor_analyser() -> None:
+    # {t64: None} with t doubled through BINPUT/BINGET: the symbolic dict must not hash t64 either.
+    body = b"Nq\x000"
+    for level in range(1, 65):
+        body += b"h" + bytes([level - 1]) + b"h" + bytes([level - 1]) + b"\x86q" + bytes([level]) + b"0"
+    key = b"h\x40"  # BINGET 64: the 64-level tuple
+    for dict_ops in (b"}" + key + b"Ns", b"}(" + key + b"Nu", b"(" + key + b"Nd"):  # SETITEM, SETITEMS, DICT
+        assert RESOURCE in _bomb_rules(b"\x80\x02" + body + dict_ops + b".")
 
 
 def test_analysing_a_long_bomb_stays_linear() -> None:

@@ -16,7 +16,6 @@ caps, and a cap that bites is reported rather than silently dropping coverage.
 from __future__ import annotations
 
 import _compat_pickle
-import contextlib
 import re
 import struct
 from collections import ChainMap
@@ -156,6 +155,9 @@ class Memo:
 _EXPANSION_LIMIT = 10_000_000
 _EXPANSION_PER_BYTE = 16
 _WEIGHED = frozenset({tuple, list, dict, Call})
+# Keys the symbolic dicts keep: scalars only. Hashing a symbolic tuple costs what hashing the real
+# one does, and a shared nested tuple used as a key would hang the analyser as it hangs the loader.
+_KEYS = frozenset({str, int, bytes, float, bool, type(None)})
 _ONE = (1, None)
 
 
@@ -608,7 +610,7 @@ class PickleAnalyser:
                         self._grow(target, stack[m:], pos)
                     if type(target) is dict and len(target) < _LIST_KEEP and self._kept < limits.max_kept_items:
                         for i in range(m, len(stack), 2):
-                            with contextlib.suppress(TypeError):
+                            if type(stack[i]) in _KEYS:
                                 target[stack[i]] = stack[i + 1]
                         self._kept += (len(stack) - m) // 2
                     del stack[m:]
@@ -650,12 +652,14 @@ class PickleAnalyser:
                     target = stack[-1]
                     if weights:
                         self._grow(target, (k, v), pos)
-                    if type(target) is dict and len(target) < _LIST_KEEP and self._kept < limits.max_kept_items:
-                        try:
-                            target[k] = v
-                            self._kept += 1
-                        except TypeError:
-                            pass
+                    if (
+                        type(target) is dict
+                        and type(k) in _KEYS
+                        and len(target) < _LIST_KEEP
+                        and self._kept < limits.max_kept_items
+                    ):
+                        target[k] = v
+                        self._kept += 1
                     pos += 1
                 elif op == 0x58:  # BINUNICODE
                     n = u32(data, pos + 1)[0]
@@ -1155,7 +1159,7 @@ def _from_mark(a: PickleAnalyser, data: Any, pos: int, end: int, stack: list[Any
             raise Malformed(pos, "DICT with odd item count")
         d: dict[Any, Any] = {}
         for i in range(0, min(len(items), 2 * _LIST_KEEP), 2):
-            with contextlib.suppress(TypeError):
+            if type(items[i]) in _KEYS:
                 d[items[i]] = items[i + 1]
         stack.append(d)
     else:  # FROZENSET: hashing its members is where a shared graph hangs the loader
