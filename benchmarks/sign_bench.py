@@ -128,21 +128,28 @@ def main() -> None:
             sign_model(model, ours_sig, private_key=key)
             assert verify_model(model, ours_sig, public_key=pub).ok
 
-        def ours_cli() -> None:
+        def ours_cli(target: Path = model) -> None:
+            sig = cli_sig.with_name(f"{target.name}-{cli_sig.name}")
             run(
-                [str(BASTION), "sign", "key", str(model), "--signature", str(cli_sig), "--private_key", str(key)],
+                [str(BASTION), "sign", "key", str(target), "--signature", str(sig), "--private_key", str(key)],
                 cwd=work,
                 env=env,
             )
             run(
-                [str(BASTION), "verify", "key", str(model), "--signature", str(cli_sig), "--public_key", str(pub)],
+                [str(BASTION), "verify", "key", str(target), "--signature", str(sig), "--public_key", str(pub)],
                 cwd=work,
                 env=env,
             )
 
-        def upstream() -> None:
-            run([str(UPSTREAM), "sign", "key", str(model), "--signature", str(up_sig), "--private_key", str(key)])
-            run([str(UPSTREAM), "verify", "key", str(model), "--signature", str(up_sig), "--public_key", str(pub)])
+        def upstream(target: Path = model) -> None:
+            sig = up_sig if target == model else up_sig.with_name(f"{target.name}-{up_sig.name}")
+            run([str(UPSTREAM), "sign", "key", str(target), "--signature", str(sig), "--private_key", str(key)])
+            run([str(UPSTREAM), "verify", "key", str(target), "--signature", str(sig), "--public_key", str(pub)])
+
+        # A one-file model: what each CLI costs before hashing matters (start-up, imports, state).
+        tiny = work / "tiny"
+        tiny.mkdir()
+        (tiny / "config.json").write_text('{"example": true}\n')
 
         def ours_blake3() -> None:
             sign_model(model, ours_sig, private_key=key, algorithm="blake3")
@@ -150,7 +157,13 @@ def main() -> None:
 
         # Interleaved, with the order rotated each round, so load from other processes on a
         # shared machine falls on every tool alike instead of on whichever ran last.
-        tools = {"upstream": upstream, "cli": ours_cli, "api": ours}
+        tools = {
+            "upstream": upstream,
+            "cli": ours_cli,
+            "api": ours,
+            "upstream-tiny": lambda: upstream(tiny),
+            "cli-tiny": lambda: ours_cli(tiny),
+        }
         times: dict[str, list[float]] = {name: [] for name in tools}
         names = list(tools)
         upstream()  # warm-up round (page cache, .pyc files); not counted
@@ -164,6 +177,8 @@ def main() -> None:
         print(f"bastion CLI sign+verify (sha256, same format)    {summary(times['cli'])}")
         print(f"bastion API sign+verify (in-process)             {summary(times['api'])}")
         print(f"bastion API sign+verify (blake3), best           {t_b3:6.2f} s")
+        print(f"fixed cost, 1-file model: upstream CLI sign+verify {summary(times['upstream-tiny'])}")
+        print(f"fixed cost, 1-file model: bastion CLI sign+verify  {summary(times['cli-tiny'])}")
         up_med = statistics.median(times["upstream"])
         for name, label in (("cli", "CLI"), ("api", "API")):
             ratios = [o / u for o, u in zip(times[name], times["upstream"], strict=True)]
