@@ -164,6 +164,7 @@ NOT_TOKENS: list[tuple[str, str]] = [
     ("vault filler", "hv" + "s." + "x" * 95),
     ("1password filler", "A3" + "-XXXXXX-XXXXXXXXXXX-XXXXX-XXXXX-XXXXX"),
     ("telegram filler", "12345678:" + "AA" + "x" * 33),
+    ("dash run after a prefix", "-" * 40 + _gl("pat-") + "-" * 40),
 ]  # fmt: skip
 
 

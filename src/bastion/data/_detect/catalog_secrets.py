@@ -19,6 +19,7 @@ import base64
 import binascii
 import math
 import re
+from collections import Counter
 from collections.abc import Callable, Mapping
 
 from bastion.data._detect.model import Pattern
@@ -392,6 +393,7 @@ _TYPE_NAME = re.compile(r"_?[A-Z][a-z]+(?:[A-Z][a-z0-9]*)+")  # `password: Hidde
 _BRACKET_PLACEHOLDER = re.compile(r"[\[(][:A-Za-z_ -]+[\])]")  # `[PASSWORD]`, `host[:port]`, `(whatever)`
 _IDENTIFIER = re.compile(r"[A-Za-z_]\w*")
 _NAMED_SECRET = re.compile(r"password|passwd|secret|secrets|token|tokens|key|keys|credential|credentials")
+_NAMED_SECRET_ANYWHERE = re.compile(r"(?i)passw|secret|token|key|credential")  # a quick exit before the split
 _CLOSERS = ")]},;"
 # a first key word that makes the key a setting *about* the secret (`hide_password`, `is_token_valid`)
 _SETTING_VERBS = frozenset({
@@ -418,25 +420,19 @@ def _entropy(value: str) -> float:
     n = len(value)
     if not n:
         return 0.0
-    counts: dict[str, int] = {}
-    for ch in value:
-        counts[ch] = counts.get(ch, 0) + 1
-    return -sum(c / n * math.log2(c / n) for c in counts.values())
+    return -sum(c / n * math.log2(c / n) for c in Counter(value).values())
+
+
+_LOWER = re.compile(r"[a-z]")
+_UPPER = re.compile(r"[A-Z]")
+_DIGIT = re.compile(r"[0-9]")
+_SYMBOL = re.compile(r"[^A-Za-z0-9\-_./\\:]")
+_NON_ALNUM = re.compile(r"[^A-Za-z0-9]")
 
 
 def _classes(value: str) -> int:
     """Character classes present (lower, upper, digit, symbol); `- _ . /` separate words, so they do not count."""
-    lower = upper = digit = symbol = 0
-    for ch in value:
-        if ch.islower():
-            lower = 1
-        elif ch.isupper():
-            upper = 1
-        elif ch.isdigit():
-            digit = 1
-        elif ch not in "-_./\\:":
-            symbol = 1
-    return lower + upper + digit + symbol
+    return sum(rx.search(value) is not None for rx in (_LOWER, _UPPER, _DIGIT, _SYMBOL))
 
 
 def is_filler(value: str) -> bool:
@@ -452,6 +448,8 @@ def is_filler(value: str) -> bool:
     if len(value) <= 100 and (any(m in low for m in _SHORT_MARKS) or _WORD_MARKS.search(value)):
         return True
     if _FILLER_RUN.search(value) or _BRACKET_PLACEHOLDER.search(value):
+        return True
+    if len(_NON_ALNUM.findall(value)) * 2 > len(value):  # `glpat-------...`: mostly separators
         return True
     core = max(_SEPARATORS.split(value), key=len)
     return len(core) >= 8 and len(set(core.lower())) < 4
@@ -501,10 +499,10 @@ def _is_code_name(value: str) -> bool:
     Enum values, type annotations and attribute names mention the secret word; a secret
     value does not, and random tokens almost always hold a digit.
     """
-    if not _IDENTIFIER.fullmatch(value):
+    if not _IDENTIFIER.fullmatch(value) or not _NAMED_SECRET_ANYWHERE.search(value):
         return False
     words = _KEY_WORD.findall(value)
-    if any(c.isdigit() for c in value) and sum(w.isalpha() and len(w) >= 3 for w in words) < 3:
+    if _DIGIT.search(value) and sum(w.isalpha() and len(w) >= 3 for w in words) < 3:
         return False  # `PKCS7PrivateKeyTypes` is still a name; `h7Gk2pQx9...` splits into no such words
     return any(_NAMED_SECRET.fullmatch(w.lower()) for w in words)
 
