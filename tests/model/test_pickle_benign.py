@@ -80,7 +80,21 @@ def _function_transformer_clip() -> Any:
     return FunctionTransformer(np.clip, kw_args={"a_min": -1.0, "a_max": 1.0}).fit(_xy()[0])
 
 
+def _gradient_boosting() -> Any:
+    from sklearn.ensemble import GradientBoostingClassifier
+
+    return GradientBoostingClassifier(n_estimators=3).fit(*_xy())  # estimators_ is a joblib object array
+
+
+def _kbins() -> Any:
+    from sklearn.preprocessing import KBinsDiscretizer
+
+    return KBinsDiscretizer(n_bins=3).fit(_xy()[0])  # bin_edges_ is a joblib object array
+
+
 ARTIFACTS: dict[str, Callable[[], Any]] = {
+    "gradient_boosting_object_array": _gradient_boosting,
+    "kbins_discretizer_object_array": _kbins,
     "knn_kd_tree": lambda: _knn("kd_tree"),
     "knn_ball_tree": lambda: _knn("ball_tree"),
     "select_k_best_f_classif": _select_k_best,

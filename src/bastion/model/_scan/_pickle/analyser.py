@@ -155,6 +155,15 @@ class Memo:
 _EXPANSION_LIMIT = 10_000_000
 _EXPANSION_PER_BYTE = 16
 _WEIGHED = frozenset({tuple, list, dict, Call})
+# Values the loader certainly cannot call (REDUCE on them raises TypeError).
+_NOT_CALLABLE = frozenset({str, bytes, int, float, bool, type(None), tuple, list, dict, BigBytes})
+
+
+def _maybe_str(value: Any) -> bool:
+    """Could this symbolic value be a str at load time (STACK_GLOBAL requires str operands)?"""
+    return type(value) is str or isinstance(value, Unknown) or (isinstance(value, BigBytes) and value.is_text)
+
+
 # Keys the symbolic dicts keep: scalars only. Hashing a symbolic tuple costs what hashing the real
 # one does, and a shared nested tuple used as a key would hang the analyser as it hangs the loader.
 _KEYS = frozenset({str, int, bytes, float, bool, type(None)})
@@ -193,6 +202,9 @@ class PickleAnalyser:
         self._weights: dict[int, tuple[int, Any]] = {}
         self._bomb_reported = False
         self._start = 0
+        # A shadow run (what plain pickle.load makes of joblib's array bytes) stops where the real
+        # loader certainly raises: nothing after that point runs, so nothing after it is a finding.
+        self.shadow = False
         self._shadow_spent = 0  # [containers] bytes re-read by shadow plain-load runs
 
     # ------------------------------------------------------------------ findings
@@ -237,6 +249,8 @@ class PickleAnalyser:
     # ------------------------------------------------------------------ globals
     def _make_global(self, module: Any, name: Any, offset: int, opname: str) -> Any:
         if not isinstance(module, str) or not isinstance(name, str):
+            if self.shadow and not (_maybe_str(module) and _maybe_str(name)):
+                raise Malformed(offset, f"{opname} with non-string operands: the loader raises here")
             self._unresolved(
                 offset,
                 f"{opname} with non-string operands {render(module)}, {render(name)}",
@@ -413,6 +427,8 @@ class PickleAnalyser:
                 return self._resolve_attr(targs[0], func.args[0], offset, f"methodcaller({render_args(func.args)})")
         if isinstance(func, Unknown) and func.why == "joblib-array":
             return UNKNOWN
+        if self.shadow and type(func) in _NOT_CALLABLE:
+            raise Malformed(offset, f"{opname} on a {type(func).__name__}: the loader raises here")
         self._unresolved(offset, f"{opname} calls a computed value {render(func)}({render_args(args)})")
         return UNKNOWN
 
@@ -741,6 +757,7 @@ class PickleAnalyser:
             raise LimitReached("joblib array bytes re-read as opcodes beyond the linear work budget")
         shadow_ctx = self.ctx.child()
         sub = PickleAnalyser(shadow_ctx, join_pointer(self._ptr(pos), "as-plain-pickle"), depth=self.depth + 1)
+        sub.shadow = True
         sub._buffer = data
         stop = pos
         try:
