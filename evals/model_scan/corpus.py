@@ -404,6 +404,142 @@ def _deflated_torch(pkl: bytes) -> bytes:
     return buf.getvalue()
 
 
+# ---------------------------------------------------------------------- adversarial pickle techniques
+# Each sample is labelled with the technique it exercises and is *verified*: `verify` loads it
+# with the real `pickle.load` in a throw-away subprocess whose working directory is a fresh
+# temp folder, and checks that the payload had its effect there (it only creates a file named
+# like ADV_MARKER in that folder, or, for expansion bombs, never finishes). Only the eval does
+# this; the scanner never loads anything.
+ADV_MARKER = "bastion-eval-marker"
+_CWD_MODULE = "sklearn_extra"  # what a first-stage payload writes into the working directory
+
+
+def _path(name: str) -> bytes:
+    return call1(glob("pathlib", "Path"), u(name))
+
+
+def _getattr(obj: bytes, attr: str) -> bytes:
+    return glob("builtins", "getattr") + obj + u(attr) + b"\x86R"
+
+
+def _memo_desync() -> bytes:
+    """Past 1,000,000 memo entries, 'os'/'system' sit where a miscounting analyser sees benign names."""
+    fillers = 1_000_001
+    body = b"N" + b"\x94" * fillers + b"0"
+    for s in ("os", "collections", "system", "OrderedDict"):
+        body += u(s) + b"\x94"
+    body += b"0000" + b"j" + struct.pack("<I", fillers) + b"j" + struct.pack("<I", fillers + 2) + b"\x93"
+    return p4(body + u(f"touch {ADV_MARKER}") + b"\x85R")
+
+
+def _torch_dispatch() -> bytes:
+    """torch.nn.modules.conv.F is torch.nn.functional; its dispatch hook calls any callable it is given."""
+    hook = _getattr(glob("torch.nn.modules.conv", "F"), "handle_torch_function")
+    touch = _getattr(glob("pathlib", "Path"), "touch")
+    param = glob("torch", "Tensor") + b")R"  # a plain tensor: its __torch_function__ runs func(*args)
+    return p2(hook + b"(" + touch + param + b"\x85" + _path(ADV_MARKER) + b"tR")
+
+
+def _bomb_frozenset() -> bytes:
+    return p4(b"(N" + b"2\x86" * 64 + b"\x91")
+
+
+def _bomb_dict_key() -> bytes:
+    # nested tuples shared through the memo, then used as a dict key: the loader hashes 2**64 leaves
+    body = b"Nq\x000"
+    for level in range(1, 65):
+        body += b"h" + bytes([level - 1]) + b"h" + bytes([level - 1]) + b"\x86q" + bytes([level]) + b"0"
+    return p2(b"}" + body + b"h\x40N" + b"s")
+
+
+ADVERSARIAL: dict[str, tuple[str, Callable[[], bytes]]] = {
+    "a01_reexported_gzipfile.pkl": (
+        "reexported-class",
+        lambda: p2(glob("sklearn.datasets._rcv1", "GzipFile") + u(ADV_MARKER) + u("wb") + b"\x86R"),
+    ),
+    "a02_reexported_tempfile.pkl": (
+        "reexported-class",
+        lambda: p2(
+            glob("sklearn.datasets._base", "NamedTemporaryFile")
+            + b"("
+            + u("wb")
+            + b"J\xff\xff\xff\xffNN"
+            + u("")
+            + u(ADV_MARKER)
+            + u(".")
+            + b"\x89tR"
+        ),
+    ),
+    "a03_path_write_text_getattr.pkl": (
+        "allowed-class-method",
+        lambda: p2(_getattr(glob("pathlib", "Path"), "write_text") + _path(ADV_MARKER) + u("x") + b"\x86R"),
+    ),
+    "a04_path_touch_dotted_name.pkl": (
+        "allowed-class-method",
+        lambda: p4(sglob("pathlib", "Path.touch") + _path(ADV_MARKER) + b"\x85R"),
+    ),
+    "a05_getattr_result_reused_from_memo.pkl": (
+        "getattr-reuse",
+        lambda: p2(
+            _getattr(glob("pathlib", "PosixPath"), "write_bytes")
+            + b"q\x00"
+            + b"0"
+            + b"h\x00"
+            + _path(ADV_MARKER)
+            + b"C\x01x\x86R"
+        ),
+    ),
+    "a06_torch_function_dispatch.pkl": ("module-alias-dispatch", _torch_dispatch),
+    "a07_cwd_module_import.pkl": ("cwd-module", lambda: p2(glob(_CWD_MODULE, "Backdoor") + b")R")),
+    "a08_memo_desync_1m.pkl": ("memo-desync", _memo_desync),
+    "a09_bomb_dup_frozenset.pkl": ("expansion-bomb", _bomb_frozenset),
+    "a10_bomb_memo_dict_key.pkl": ("expansion-bomb", _bomb_dict_key),
+}
+
+_LOADER = "import pickle, sys\ntry:\n    pickle.load(open(sys.argv[1], 'rb'))\nexcept Exception:\n    pass\n"
+
+
+def _limits() -> None:  # runs in the child before exec: bounded CPU time and file sizes
+    import resource
+
+    resource.setrlimit(resource.RLIMIT_CPU, (20, 20))
+    resource.setrlimit(resource.RLIMIT_FSIZE, (1 << 20, 1 << 20))
+
+
+def verify(sample: Path, technique: str, timeout: float = 8.0) -> bool:
+    """Load `sample` for real in a sandboxed subprocess and report whether its payload took effect.
+
+    The child runs in a fresh temp folder (also its HOME and TMPDIR) with a minimal environment
+    and CPU/file-size limits; the payloads only create a file named like ADV_MARKER there. An
+    expansion bomb counts as effective when the load does not finish within `timeout`.
+    """
+    import os
+    import shutil
+    import subprocess
+
+    with tempfile.TemporaryDirectory(prefix="bastion-eval-sandbox-") as tmp:
+        box = Path(tmp)
+        shutil.copy(sample, box / "sample.pkl")
+        if technique == "cwd-module":  # what the first stage of the attack leaves behind
+            (box / f"{_CWD_MODULE}.py").write_text(f"open({ADV_MARKER!r}, 'w').close()\nclass Backdoor:\n    pass\n")
+        env = {"PATH": "/usr/bin:/bin", "HOME": tmp, "TMPDIR": tmp, "PYTHONDONTWRITEBYTECODE": "1"}
+        try:
+            subprocess.run(
+                [sys.executable, "-E", "-s", "-c", _LOADER, "sample.pkl"],
+                cwd=tmp,
+                env=env,
+                timeout=timeout,
+                capture_output=True,
+                preexec_fn=_limits if os.name == "posix" else None,
+                check=False,
+            )
+        except subprocess.TimeoutExpired:
+            return technique == "expansion-bomb"
+        if technique == "expansion-bomb":
+            return False
+        return any(p.name.startswith(ADV_MARKER) for p in box.iterdir())
+
+
 # ---------------------------------------------------------------------- benign artifacts
 def _benign(out: Path) -> list[Path]:
     import enum
@@ -412,7 +548,6 @@ def _benign(out: Path) -> list[Path]:
 
     import joblib
     import numpy as np
-    import pandas as pd
     import torch
     from safetensors.numpy import save_file as np_save_st
     from safetensors.torch import save_file as torch_save_st
@@ -499,8 +634,13 @@ def _benign(out: Path) -> list[Path]:
     add("b31_keras_legacy.h5").write_bytes(
         _h5_with_config({"class_name": "Sequential", "config": {"layers": [_DENSE]}})
     )
-    df = pd.DataFrame({"a": [1, 2, 3], "b": ["x", "y", "z"], "t": pd.date_range("2024-01-01", periods=3)})
-    df.to_pickle(add("b32_pandas_dataframe.pkl"))
+    try:
+        import pandas as pd
+    except ImportError:  # optional: the eval venv has it, the dev venv may not
+        pd = None
+    if pd is not None:
+        df = pd.DataFrame({"a": [1, 2, 3], "b": ["x", "y", "z"], "t": pd.date_range("2024-01-01", periods=3)})
+        df.to_pickle(add("b32_pandas_dataframe.pkl"))
 
     class Color(enum.Enum):
         RED = 1
@@ -531,21 +671,226 @@ def _benign(out: Path) -> list[Path]:
     )
     with open(add("b37_protocol5.pkl"), "wb") as fh:
         pickle.dump({"arr": np.arange(5), "l": list(range(100))}, fh, protocol=5)
+    paths.extend(_benign_estimators(out))
     return paths
 
 
-def generate(out: Path) -> tuple[list[Path], list[Path]]:
+def _estimators() -> dict[str, Callable[[], object]]:
+    """Fitted-estimator factories: one per estimator type a model registry commonly holds."""
+    import argparse
+
+    import numpy as np
+    from sklearn import (
+        calibration,
+        cluster,
+        compose,
+        decomposition,
+        discriminant_analysis,
+        ensemble,
+        feature_extraction,
+        feature_selection,
+        gaussian_process,
+        impute,
+        isotonic,
+        kernel_approximation,
+        kernel_ridge,
+        linear_model,
+        metrics,
+        mixture,
+        model_selection,
+        multiclass,
+        naive_bayes,
+        neighbors,
+        neural_network,
+        pipeline,
+        preprocessing,
+        svm,
+        tree,
+    )
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(80, 4))
+    y = (X[:, 0] + X[:, 1] > 0).astype(int)
+    yr = X @ np.array([1.0, -2.0, 0.5, 0.0])
+    Xp = np.abs(X)
+    docs = ["the cat sat", "the dog ran", "a cat ran", "dogs and cats"] * 5
+    lr = linear_model.LogisticRegression
+
+    def clf(est: object) -> Callable[[], object]:
+        return lambda: est.fit(X, y)  # type: ignore[attr-defined]
+
+    def reg(est: object) -> Callable[[], object]:
+        return lambda: est.fit(X, yr)  # type: ignore[attr-defined]
+
+    def unsup(est: object, data: object = X) -> Callable[[], object]:
+        return lambda: est.fit(data)  # type: ignore[attr-defined]
+
+    return {
+        "logistic_regression": clf(lr()),
+        "linear_regression": reg(linear_model.LinearRegression()),
+        "ridge": reg(linear_model.Ridge()),
+        "lasso": reg(linear_model.Lasso(alpha=0.01)),
+        "elastic_net": reg(linear_model.ElasticNet(alpha=0.01)),
+        "sgd_classifier": clf(linear_model.SGDClassifier(random_state=0)),
+        "perceptron": clf(linear_model.Perceptron()),
+        "poisson_regressor": lambda: linear_model.PoissonRegressor().fit(X, np.abs(yr)),
+        "linear_svc": clf(svm.LinearSVC()),
+        "svc_probability": clf(svm.SVC(probability=True, random_state=0)),
+        "svr": reg(svm.SVR()),
+        "decision_tree": clf(tree.DecisionTreeClassifier(random_state=0)),
+        "decision_tree_regressor": reg(tree.DecisionTreeRegressor(random_state=0)),
+        "random_forest": clf(ensemble.RandomForestClassifier(n_estimators=3, random_state=0)),
+        "random_forest_regressor": reg(ensemble.RandomForestRegressor(n_estimators=3, random_state=0)),
+        "extra_trees": clf(ensemble.ExtraTreesClassifier(n_estimators=3, random_state=0)),
+        "gradient_boosting": clf(ensemble.GradientBoostingClassifier(n_estimators=5)),
+        "gradient_boosting_regressor": reg(ensemble.GradientBoostingRegressor(n_estimators=5)),
+        "hist_gradient_boosting": clf(ensemble.HistGradientBoostingClassifier(max_iter=5)),
+        "hist_gradient_boosting_regressor": reg(ensemble.HistGradientBoostingRegressor(max_iter=5)),
+        "adaboost": clf(ensemble.AdaBoostClassifier(n_estimators=5)),
+        "bagging": clf(ensemble.BaggingClassifier(n_estimators=3, random_state=0)),
+        "voting": clf(ensemble.VotingClassifier([("lr", lr()), ("dt", tree.DecisionTreeClassifier())])),
+        "stacking": clf(ensemble.StackingClassifier([("lr", lr()), ("nb", naive_bayes.GaussianNB())], cv=2)),
+        "isolation_forest": unsup(ensemble.IsolationForest(n_estimators=5, random_state=0)),
+        "knn_kd_tree": clf(neighbors.KNeighborsClassifier(algorithm="kd_tree")),
+        "knn_ball_tree": clf(neighbors.KNeighborsClassifier(algorithm="ball_tree")),
+        "knn_regressor": reg(neighbors.KNeighborsRegressor()),
+        "nearest_neighbors": unsup(neighbors.NearestNeighbors()),
+        "local_outlier_factor": unsup(neighbors.LocalOutlierFactor(novelty=True)),
+        "gaussian_nb": clf(naive_bayes.GaussianNB()),
+        "multinomial_nb": lambda: naive_bayes.MultinomialNB().fit(Xp, y),
+        "lda": clf(discriminant_analysis.LinearDiscriminantAnalysis()),
+        "qda": clf(discriminant_analysis.QuadraticDiscriminantAnalysis()),
+        "mlp": clf(neural_network.MLPClassifier(hidden_layer_sizes=(4,), max_iter=50, random_state=0)),
+        "kmeans": unsup(cluster.KMeans(n_clusters=2, n_init=2, random_state=0)),
+        "minibatch_kmeans": unsup(cluster.MiniBatchKMeans(n_clusters=2, n_init=2, random_state=0)),
+        "dbscan": unsup(cluster.DBSCAN()),
+        "agglomerative": unsup(cluster.AgglomerativeClustering()),
+        "gaussian_mixture": unsup(mixture.GaussianMixture(n_components=2, random_state=0)),
+        "pca": unsup(decomposition.PCA(n_components=2)),
+        "truncated_svd": unsup(decomposition.TruncatedSVD(n_components=2)),
+        "nmf": unsup(decomposition.NMF(n_components=2, max_iter=50), Xp),
+        "standard_scaler": unsup(preprocessing.StandardScaler()),
+        "minmax_scaler": unsup(preprocessing.MinMaxScaler()),
+        "robust_scaler": unsup(preprocessing.RobustScaler()),
+        "quantile_transformer": unsup(preprocessing.QuantileTransformer(n_quantiles=20)),
+        "power_transformer": unsup(preprocessing.PowerTransformer()),
+        "kbins_discretizer": unsup(preprocessing.KBinsDiscretizer(n_bins=3)),
+        "polynomial_features": unsup(preprocessing.PolynomialFeatures()),
+        "spline_transformer": unsup(preprocessing.SplineTransformer()),
+        "one_hot_encoder": unsup(preprocessing.OneHotEncoder(), np.array([["a"], ["b"], ["a"]])),
+        "ordinal_encoder": unsup(preprocessing.OrdinalEncoder(), np.array([["a"], ["b"], ["a"]])),
+        "label_encoder": lambda: preprocessing.LabelEncoder().fit(["x", "y", "x"]),
+        "function_transformer_log1p": unsup(preprocessing.FunctionTransformer(np.log1p), Xp),
+        "function_transformer_clip": unsup(
+            preprocessing.FunctionTransformer(np.clip, kw_args={"a_min": 0, "a_max": 1})
+        ),
+        "simple_imputer": unsup(impute.SimpleImputer()),
+        "knn_imputer": unsup(impute.KNNImputer()),
+        "select_k_best_f_classif": clf(feature_selection.SelectKBest(k=2)),
+        "variance_threshold": unsup(feature_selection.VarianceThreshold()),
+        "rfe": clf(feature_selection.RFE(lr(), n_features_to_select=2)),
+        "tfidf_vectorizer": unsup(feature_extraction.text.TfidfVectorizer(), docs),
+        "count_vectorizer": unsup(feature_extraction.text.CountVectorizer(), docs),
+        "calibrated_classifier_cv": clf(calibration.CalibratedClassifierCV(lr(), cv=2)),
+        "grid_search_accuracy": clf(model_selection.GridSearchCV(lr(), {"C": [0.5, 1.0]}, scoring="accuracy", cv=2)),
+        "grid_search_make_scorer": clf(
+            model_selection.GridSearchCV(lr(), {"C": [0.5, 1.0]}, scoring=metrics.make_scorer(metrics.f1_score), cv=2)
+        ),
+        "randomized_search_list": clf(
+            model_selection.RandomizedSearchCV(lr(), {"C": [0.1, 1.0, 10.0]}, n_iter=2, cv=2)
+        ),
+        "one_vs_rest": clf(multiclass.OneVsRestClassifier(lr())),
+        "column_transformer": unsup(
+            compose.ColumnTransformer([("num", preprocessing.StandardScaler(), [0, 1]), ("pass", "passthrough", [2])])
+        ),
+        "transformed_target": lambda: compose.TransformedTargetRegressor(
+            linear_model.LinearRegression(), func=np.log1p, inverse_func=np.expm1
+        ).fit(X, np.abs(yr)),
+        "pipeline": clf(pipeline.make_pipeline(preprocessing.StandardScaler(), decomposition.PCA(2), lr())),
+        "kernel_ridge": reg(kernel_ridge.KernelRidge()),
+        "gaussian_process": reg(gaussian_process.GaussianProcessRegressor()),
+        "isotonic": lambda: isotonic.IsotonicRegression().fit(X[:, 0], yr),
+        "nystroem": unsup(kernel_approximation.Nystroem(n_components=10)),
+        "numpy_masked_array": lambda: np.ma.masked_array([1.0, 2.0, 3.0], mask=[0, 1, 0]),
+        "argparse_namespace": lambda: {"args": argparse.Namespace(lr=0.1, epochs=3), "coef": np.ones(3)},
+    }
+
+
+def _benign_estimators(out: Path) -> list[Path]:
+    """Every estimator saved with joblib, and every fifth also with pickle; torch modules saved whole."""
+    import warnings
+
+    import joblib
+    import torch
+
+    paths: list[Path] = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for i, (name, make) in enumerate(_estimators().items()):
+            obj = make()
+            p = out / f"e{i:02d}_{name}.joblib"
+            joblib.dump(obj, p)
+            paths.append(p)
+            if i % 5 == 0:
+                q = out / f"e{i:02d}_{name}.pkl"
+                with open(q, "wb") as fh:
+                    pickle.dump(obj, fh, protocol=pickle.HIGHEST_PROTOCOL)
+                paths.append(q)
+        nn = torch.nn
+        modules = {
+            "weight_norm": nn.Sequential(nn.utils.weight_norm(nn.Linear(4, 3)), nn.ReLU()),
+            "spectral_norm": nn.Sequential(nn.utils.spectral_norm(nn.Linear(4, 3))),
+            "lstm": nn.LSTM(4, 4),
+            "gru": nn.GRU(4, 4),
+            "transformer_encoder": nn.TransformerEncoder(nn.TransformerEncoderLayer(8, 2, 16), 1),
+            "embedding_layernorm": nn.Sequential(nn.Embedding(10, 4), nn.LayerNorm(4), nn.Dropout(0.1), nn.GELU()),
+            "conv_pool": nn.Sequential(nn.Conv1d(1, 2, 3), nn.BatchNorm1d(2), nn.MaxPool1d(2), nn.Flatten()),
+        }
+        for name, module in modules.items():
+            p = out / f"t_{name}_whole_model.pt"
+            torch.save(module, p)
+            paths.append(p)
+        p = out / "t_checkpoint_argparse.ckpt"
+        torch.save({"model": modules["lstm"].state_dict(), "args": argparse_namespace()}, p)
+        paths.append(p)
+    return paths
+
+
+def argparse_namespace() -> object:
+    import argparse
+
+    return argparse.Namespace(lr=3e-4, batch_size=32, arch="lstm")
+
+
+def generate(out: Path, *, verify_adversarial: bool = True) -> tuple[list[Path], list[Path]]:
+    """Write the corpus; return (malicious, benign). `labels.json` maps each file to its technique.
+
+    Adversarial samples are loaded for real in a sandbox (`verify`) and a sample whose payload
+    does not work is an error, so every label is backed by a demonstrated effect.
+    """
     out.mkdir(parents=True, exist_ok=True)
     bad_dir = out / "malicious"
     good_dir = out / "benign"
     bad_dir.mkdir(exist_ok=True)
     good_dir.mkdir(exist_ok=True)
     bad: list[Path] = []
+    labels: dict[str, str] = {}
     for name, make in MALICIOUS.items():
         p = bad_dir / name
         p.write_bytes(make())
         bad.append(p)
+        labels[str(p)] = "classic"
+    for name, (technique, make) in ADVERSARIAL.items():
+        p = bad_dir / name
+        p.write_bytes(make())
+        if verify_adversarial and not verify(p, technique):
+            raise RuntimeError(f"{name}: the payload had no effect when loaded, so it is not a valid sample")
+        bad.append(p)
+        labels[str(p)] = technique
     good = _benign(good_dir)
+    for p in good:
+        labels[str(p)] = "benign"
+    (out / "labels.json").write_text(json.dumps(labels, indent=1))
     return bad, good
 
 

@@ -6,8 +6,10 @@
 
 Generates the corpus (evals/model_scan/corpus.py), scans every file with Bastion
 in-process and with the anchors in their own venv in the same run, and prints a
-detection / false-positive table. A file counts as flagged by Bastion when it
-has a finding of severity medium or above.
+detection / false-positive table, then detection per technique label (`classic`
+for the original variants, one label per adversarial pickle technique; those
+samples are verified by loading them in a sandbox while the corpus is generated).
+A file counts as flagged by Bastion when it has a finding of severity medium or above.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ def main() -> int:
     args = ap.parse_args()
 
     bad, good = generate(Path(args.corpus))
+    labels: dict[str, str] = json.loads((Path(args.corpus) / "labels.json").read_text())
     files = [str(p) for p in bad + good]
     truth = {str(p): True for p in bad} | {str(p): False for p in good}
 
@@ -80,6 +83,13 @@ def main() -> int:
             f"{tool:22s} {tp:>4d}/{n_bad:<3d}{100 * tp / n_bad:4.0f}% {fp:>4d}/{n_good:<3d}  "
             f"{err:>5d} {seconds[tool]:8.1f}"
         )
+    print("\nper-technique detection (malicious):")
+    for technique in sorted({labels[f] for f in files if truth[f]}):
+        group = [f for f in files if truth[f] and labels[f] == technique]
+        counts = " ".join(
+            f"{t[:10]:>10s} {sum(1 for f in group if results[t][f]['detected']):>3d}/{len(group)}" for t in results
+        )
+        print(f"  {technique:24s} {counts}")
     print("\nper-variant detection (malicious):")
     tools = list(results)
     print(f"{'file':48s} " + " ".join(f"{t[:10]:>10s}" for t in tools))
