@@ -524,10 +524,11 @@ class NamesLayer:
 
     def find(self, text: str, cells: Sequence[int] | None = None) -> list[Entity]:
         """PERSON/LOCATION entities; `cells` (sorted cell start offsets) keeps cue look-backs inside a cell."""
+        # month tokens are rare: the set look-up keeps the per-token cost of the date rule to one hash
         tokens = [
-            (m.start(), m.end(), m.group())
+            (m.start(), m.end(), g)
             for m in _TOKEN.finditer(text)
-            if not _date_part(text, m.start(), m.end(), m.group())
+            if (g := m.group()) not in _MONTH_TOKENS or not _date_part(text, m.start(), m.end(), g)
         ]
         out: list[Entity] = []
         i = 0
