@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import collections
 import datetime
+import itertools
 import pickle
-import time
 
 import numpy as np
 import pytest
@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from bastion.core.types import Severity
 from bastion.model._scan._pickle import policy
 from bastion.model._scan._pickle.analyser import PickleAnalyser, looks_like_pickle
-from bastion.model._scan.context import Limits, ScanContext
+from bastion.model._scan.context import Limits, ScanContext, ScanTimeout
 from bastion.model.scan import scan_bytes
 
 DANGEROUS = "model.pickle.dangerous-callable"
@@ -147,19 +147,15 @@ def test_build_on_global_is_mutation() -> None:
 
 
 def test_huge_memo_index_is_cheap() -> None:
+    # LONG_BINPUT 2**32-1 is one sparse key, not 2**32 slots; GET finds it again.
     blob = p2(u("x") + b"r\xff\xff\xff\xff" + b"0" + b"j\xff\xff\xff\xff")
-    start = time.perf_counter()
-    findings = _scan(blob)
-    assert time.perf_counter() - start < 0.5
-    assert not [f for f in findings if f.severity >= Severity.MEDIUM]
+    assert not [f for f in _scan(blob) if f.severity >= Severity.MEDIUM]
 
 
 def test_pickle_bomb_is_bounded() -> None:
     # 200k DUPs of a list: a billion-laughs shape; the analyser never copies containers.
     blob = b"\x80\x02]" + b"2" * 200_000 + b"0" * 199_999 + b"."
-    start = time.perf_counter()
-    _scan(blob)
-    assert time.perf_counter() - start < 2.0
+    assert not [f for f in _scan(blob) if f.severity >= Severity.MEDIUM]
 
 
 def test_stack_limit_produces_finding() -> None:
@@ -169,10 +165,12 @@ def test_stack_limit_produces_finding() -> None:
     assert "model.container.resource-limit" in {f.rule_id for f in ctx.findings}
 
 
-def test_time_budget_produces_timeout_finding() -> None:
-    blob = pickle.dumps(list(range(300_000)), protocol=4)
-    findings = scan_bytes(blob, "t.pkl", limits=Limits(time_budget_s=0.0001))
-    assert "model.scan.timeout" in {f.rule_id for f in findings}
+def test_time_budget_stops_the_analyser() -> None:
+    # An injected clock that advances one second per check: deterministic, no wall-clock threshold.
+    ticks = itertools.count()
+    ctx = ScanContext("t", Limits(time_budget_s=3), clock=lambda: float(next(ticks)))
+    with pytest.raises(ScanTimeout):
+        PickleAnalyser(ctx).analyse(pickle.dumps(list(range(300_000)), protocol=4))
 
 
 @pytest.mark.parametrize(
