@@ -164,6 +164,8 @@ NOT_SECRETS: list[tuple[str, str]] = [
     ("SOPS api_key", sops("api_key", 14)),
     ("empty value, next line", "DB_PASSWORD=\nDB_HOST=postgres-primary-01.internal.corp"),
     ("empty yaml value", "api_key:\n  rotation_schedule_ref: quarterly-rotation-2024"),
+    ("empty value, escaped newline", '"DB_PASSWORD=\\nDB_HOST=postgres-primary-01.internal.corp"'),
+    ("key name written out", '("dropbox app secret", "DROPBOX_APP_SECRET=" + value)'),
     ("slug value", 'secret: "my-team-shared-secret-name"'),
     ("your-key placeholder", 'api_key = "YOUR_API_KEY_GOES_HERE_123"'),
     ("your-token placeholder", "GITHUB_TOKEN=yourtoken0123abcdXYZ"),

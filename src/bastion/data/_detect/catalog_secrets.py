@@ -413,6 +413,7 @@ _PLACEHOLDER_PASSWORDS = frozenset({
     "none", "null", "true", "false",
 })  # fmt: skip
 _HEX = re.compile(r"[0-9a-fA-F]+")
+_ESCAPED_BREAK = re.compile(r"\\+[nrt]")  # `\n` as written inside a string literal (or escaped twice)
 
 
 def _entropy(value: str) -> float:
@@ -499,6 +500,7 @@ def _is_code_name(value: str) -> bool:
     Enum values, type annotations and attribute names mention the secret word; a secret
     value does not, and random tokens almost always hold a digit.
     """
+    value = value.rstrip("=:")  # `"DROPBOX_APP_SECRET="`: a key being written out, not its value
     if not _IDENTIFIER.fullmatch(value) or not _NAMED_SECRET_ANYWHERE.search(value):
         return False
     words = _KEY_WORD.findall(value)
@@ -575,6 +577,8 @@ def _assignment_check(kind: str) -> SecretCheck:
 
     def check(text: str, start: int, end: int, floor: int) -> str | None:
         value = text[start:end]
+        if _ESCAPED_BREAK.match(value):  # `"DB_PASSWORD=\\nDB_HOST=..."`: empty, then an escaped newline
+            return None
         quoted = _quoted(text, start, floor)
         if not quoted:  # `password=password)`, `credentials.password}`: judge the name without its closers too
             bare = value.rstrip(_CLOSERS) or value
