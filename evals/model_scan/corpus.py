@@ -680,6 +680,7 @@ def _estimators() -> dict[str, Callable[[], object]]:
     import argparse
 
     import numpy as np
+    from scipy import stats
     from sklearn import (
         calibration,
         cluster,
@@ -798,6 +799,11 @@ def _estimators() -> dict[str, Callable[[], object]]:
         ),
         "randomized_search_list": clf(
             model_selection.RandomizedSearchCV(lr(), {"C": [0.1, 1.0, 10.0]}, n_iter=2, cv=2)
+        ),
+        "randomized_search_scipy": clf(
+            model_selection.RandomizedSearchCV(
+                lr(), {"C": stats.loguniform(1e-2, 1e2), "max_iter": stats.randint(50, 100)}, n_iter=2, cv=2
+            )
         ),
         "one_vs_rest": clf(multiclass.OneVsRestClassifier(lr())),
         "column_transformer": unsup(

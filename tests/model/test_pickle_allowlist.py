@@ -110,6 +110,15 @@ def test_getattr_result_reused_as_callable_through_memo_is_flagged() -> None:
     assert any("write_text" in f.evidence for f in findings)
 
 
+def test_listed_bound_method_may_be_referenced_but_not_called() -> None:
+    # getattr(<randint_gen instance>, '_entropy') is how scipy's vectorize(self._entropy) pickles;
+    # the instance's state could shadow the name, so calling the result is still a finding.
+    inst = glob("scipy.stats._discrete_distns", "randint_gen") + b")\x81"
+    ref = glob("builtins", "getattr") + inst + u("_entropy") + b"\x86R"
+    assert not _flagged(p2(glob("numpy", "vectorize") + ref + b"\x85R"))
+    assert _flagged(p2(ref + u("x") + b"\x85R"))
+
+
 def test_torch_function_dispatch_names_are_dangerous() -> None:
     assert policy.classify("torch.overrides", "handle_torch_function") is policy.Verdict.DANGEROUS
     assert policy.classify("torch.nn.functional", "handle_torch_function") is policy.Verdict.DANGEROUS

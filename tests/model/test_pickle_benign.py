@@ -92,7 +92,17 @@ def _kbins() -> Any:
     return KBinsDiscretizer(n_bins=3).fit(_xy()[0])  # bin_edges_ is a joblib object array
 
 
+def _randomized_search_scipy() -> Any:
+    from scipy import stats
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import RandomizedSearchCV
+
+    space = {"C": stats.loguniform(1e-2, 1e2), "tol": stats.uniform(0, 1), "max_iter": stats.randint(50, 100)}
+    return RandomizedSearchCV(LogisticRegression(), space, n_iter=2, cv=2, random_state=0).fit(*_xy())
+
+
 ARTIFACTS: dict[str, Callable[[], Any]] = {
+    "randomized_search_scipy_distributions": _randomized_search_scipy,
     "gradient_boosting_object_array": _gradient_boosting,
     "kbins_discretizer_object_array": _kbins,
     "knn_kd_tree": lambda: _knn("kd_tree"),

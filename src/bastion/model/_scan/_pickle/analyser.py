@@ -284,6 +284,15 @@ class PickleAnalyser:
         elif (
             isinstance(obj, Call)
             and isinstance(obj.func, Global)
+            and not obj.func.via
+            and f"{policy.canonical(obj.func.module, obj.func.name)}.{attr}" in policy.BOUND_METHODS
+        ):
+            # A listed bound method of an instance (scipy's vectorize(self._entropy)): a value to
+            # keep, not a callable: calling it is a computed call and flagged.
+            return Unknown(f"bound method {obj.func.qualified}.{attr}")
+        elif (
+            isinstance(obj, Call)
+            and isinstance(obj.func, Global)
             and ((obj.func.module, obj.func.name) in policy.IMPORTERS)
             and isinstance(obj.args, tuple)
             and obj.args
@@ -361,6 +370,8 @@ class PickleAnalyser:
                     res = self._resolve_attr(
                         targs[0], targs[1], offset, f"getattr({render(targs[0])}, {render(targs[1])})"
                     )
+                    if isinstance(res, Unknown) and res.why.startswith("bound method "):
+                        return res
                     if isinstance(res, Global) and policy.classify(res.module, res.name) is not policy.Verdict.ALLOWED:
                         self._note(func, f"builtins.getattr -> {res.qualified}")
                     elif not isinstance(res, Global):

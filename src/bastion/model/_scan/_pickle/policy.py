@@ -19,6 +19,7 @@ from enum import IntEnum
 from bastion.model._scan._pickle.allowlist import (
     ALIASES,
     ALLOWED,
+    BOUND_METHODS,
     FRAMEWORKS,
     NUMPY_UFUNCS,
     TORCHSCRIPT_MODULES,
@@ -33,7 +34,15 @@ class Verdict(IntEnum):
 
 
 # Re-exported for the analyser and for readers that only ask "is this dangerous?".
-__all__ = ["ALIASES", "ALLOWED", "FRAMEWORKS", "NUMPY_UFUNCS", "TORCHSCRIPT_MODULES", "UFUNC_RECONSTRUCT"]
+__all__ = [
+    "ALIASES",
+    "ALLOWED",
+    "BOUND_METHODS",
+    "FRAMEWORKS",
+    "NUMPY_UFUNCS",
+    "TORCHSCRIPT_MODULES",
+    "UFUNC_RECONSTRUCT",
+]
 
 # Prefix-matched: module == entry or module startswith entry + ".".
 _DANGEROUS_MODULES = (
