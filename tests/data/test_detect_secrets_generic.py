@@ -191,6 +191,10 @@ NOT_SECRETS: list[tuple[str, str]] = [
     ),
     ("file name key", '"tokenizer.json": "' + fake(HEX, 64, 21) + '"'),
     ("bracketed placeholder", '"PWD=(whatever);"'),
+    ("docstring", "            password: Optional password for the private key."),
+    ("attribute of a name holding the word", "    PQchangePassword.argtypes = [PGconn_ptr, c_char_p, c_char_p]"),
+    ("git config key", "#       Example: `credential.https://huggingface.co.helper=store`"),
+    ("test-vector row", '            ("password", "78578E5A5D63CB06", 16, 1000, "DC19847E05C64D2FAF10EBFB4A3D2A20"),'),
 ]
 
 

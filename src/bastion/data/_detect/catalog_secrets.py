@@ -389,7 +389,8 @@ _REFERENCE_PREFIXES = ("enc[", "arn:", "vault:", "op://", "ref+", "secretref:", 
 _SHELL_VAR = re.compile(r"\$[A-Za-z_{(][\w{}().:-]*")
 _WINDOWS_VAR = re.compile(r"%[A-Za-z_][\w.-]*%")
 _TEMPLATE_FIELD = re.compile(r"\{[^{}\s]+\}")  # f-string / str.format fields: `{password!r}`, `{b64(self.secret)}`
-_TYPE_NAME = re.compile(r"_?[A-Z][a-z]+(?:[A-Z][a-z0-9]*)+")  # `password: HiddenText | None` is a type
+# `password: HiddenText | None` is a type; `password: Optional ...` (a docstring) is prose
+_TYPE_NAME = re.compile(r"_?[A-Z][a-z]+(?:[A-Z][a-z0-9]*)*")
 _BRACKET_PLACEHOLDER = re.compile(r"[\[(][:A-Za-z_ -]+[\])]")  # `[PASSWORD]`, `host[:port]`, `(whatever)`
 _IDENTIFIER = re.compile(r"[A-Za-z_]\w*")
 _NAMED_SECRET = re.compile(r"password|passwd|secret|secrets|token|tokens|key|keys|credential|credentials")
@@ -470,16 +471,18 @@ def names_a_secret(key: str, word: re.Pattern[str]) -> bool:
     """The key holds a whole secret word: `dbPassword`, `API_KEY`; not `PassiveAggressive`, `tokenizer.json`.
 
     The regex finds the keyword at the start of a word but cannot see where that word
-    ends (no look-ahead), so the word is checked here.
+    ends (no look-ahead), so the word is checked here, on the last dotted part of the key
+    (`config.password` yes, `PQchangePassword.restype` no).
     """
-    return any(word.fullmatch(w.lower()) for w in _KEY_WORD.findall(key))
+    return any(word.fullmatch(w.lower()) for w in _KEY_WORD.findall(key.rsplit(".", 1)[-1]))
 
 
-def _comma_pair_without_quoted_key(text: str, start: int, floor: int) -> bool:
-    """`f(password, other)` or `Token, "Type"`: a comma joins arguments unless the key is a quoted string.
+def _comma_not_a_pair(text: str, start: int, end: int, floor: int) -> bool:
+    """`f(password, other)`, `Token, "Type"`, `("password", salt, 16, ...)`: a comma that joins arguments.
 
-    `("password", "p@ss")` and `["api_key", "..."]` are key/value pairs (both quoted); a
-    bare name before the comma, or a bare value after it, is an argument list.
+    `("password", "p@ss")` and `["api_key", "..."]` are key/value pairs: both quoted, and
+    the pair closes right after the value. A bare name before the comma, a bare value
+    after it, or more items after the value (a test-vector row) is an argument list.
     """
     i = start - 1
     while i >= floor and text[i] in " \t'\"`":
@@ -491,7 +494,12 @@ def _comma_pair_without_quoted_key(text: str, start: int, floor: int) -> bool:
     i -= 1
     while i >= floor and text[i] in " \t":
         i -= 1
-    return i < floor or text[i] not in "'\"`"
+    if i < floor or text[i] not in "'\"`":
+        return True
+    j = end + 1  # past the closing quote
+    while j < len(text) and text[j] in " \t":
+        j += 1
+    return j < len(text) and text[j] not in ")]}"
 
 
 def _is_code_name(value: str) -> bool:
@@ -535,6 +543,8 @@ def is_reference(value: str, quoted: bool) -> bool:
         return True
     if quoted:
         return bool(_QUOTED_REFERENCE.fullmatch(value))
+    if value[:1] in ("[", "(", "{"):  # a list, tuple or dict literal: code, not a literal secret
+        return True
     return bool(_CALL_OR_INDEX.match(value) or _DOTTED_PATH.fullmatch(value) or _TYPE_NAME.fullmatch(value))
 
 
@@ -586,10 +596,14 @@ def _assignment_check(kind: str) -> SecretCheck:
                 return None
         if is_reference(value, quoted) or is_filler(value) or is_placeholder_password(value) or _is_code_name(value):
             return None
+        if "://" in value or value.startswith(
+            "//"
+        ):  # a URL or a git-config key, not a secret (URL passwords have their own rule)
+            return None
         key = _key_before(text, start, floor)
         if is_reference_key(key) or not names_a_secret(key, _PASSWORD_WORD if kind == "password" else _SECRET_WORD):
             return None
-        if _comma_pair_without_quoted_key(text, start, floor):
+        if _comma_not_a_pair(text, start, end, floor):
             return None
         h = _entropy(value)
         classes = _classes(value)
