@@ -130,6 +130,23 @@ def test_exact_attribute_listed_by_name_is_allowed() -> None:
     assert not _flagged(pickle.dumps(zoneinfo.ZoneInfo("UTC"), protocol=4))
 
 
+@pytest.mark.parametrize(
+    "qualified",
+    [
+        "pandas.DataFrame",  # pandas 3 pickles the public name
+        "pandas.core.frame.DataFrame",  # pandas 2 pickles the defining module
+        "pandas.core.indexes.range.RangeIndex",
+        "pandas.arrays.ArrowStringArray",
+        "pandas.core.indexes.datetimes._new_DatetimeIndex",
+        "pandas._libs.tslibs.offsets.Day",
+        "pytz._p",
+    ],
+)
+def test_pandas_names_of_both_major_versions_are_allowed(qualified: str) -> None:
+    module, name = qualified.rsplit(".", 1)
+    assert policy.classify(module, name) is ALLOWED_V
+
+
 def test_reexport_and_definition_resolve_to_one_name() -> None:
     assert policy.canonical("sklearn.tree", "DecisionTreeClassifier") == "sklearn.tree._classes.DecisionTreeClassifier"
     assert policy.classify("sklearn.tree", "DecisionTreeClassifier") is ALLOWED_V

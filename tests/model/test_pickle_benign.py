@@ -157,3 +157,18 @@ def test_torch_checkpoint_with_argparse_namespace_scans_clean() -> None:
     buf = io.BytesIO()
     torch.save({"model": model.state_dict(), "args": argparse.Namespace(lr=0.1, arch="linear")}, buf)
     assert not _serious(buf.getvalue(), "ckpt.pt")
+
+
+def test_pandas_frames_scan_clean() -> None:
+    pd = pytest.importorskip("pandas")  # not in the dev venv; checked with pandas 2.3 and 3.0 when tables were built
+    frame = pd.DataFrame(
+        {
+            "a": [1, 2, 3],
+            "s": pd.array(["x", None, "z"], dtype="string"),
+            "c": pd.Categorical(["u", "v", "u"]),
+            "t": pd.date_range("2024-01-01", periods=3, tz="UTC"),
+        },
+        index=pd.RangeIndex(3),
+    )
+    for protocol in (2, 4, 5):
+        assert not _serious(pickle.dumps(frame, protocol=protocol), "frame.pkl")
