@@ -85,6 +85,11 @@ ASSIGNMENTS: list[tuple[str, str, str]] = [
     ("HTTPBasicAuth tuple", f'HTTPBasicAuth("admin", "{PASSWORD}")', PASSWORD),
     ("curl -u", f"curl -u admin:{PASSWORD} https://api.internal/v1/items", PASSWORD),
     ("curl --user", f'curl -s --user "deploy:{PASSWORD}" https://api.internal/v1/items', PASSWORD),
+    (
+        "curl -u on a continuation line",
+        f"curl -X POST https://api.internal/v1/items \\\n  -u admin:{PASSWORD}",
+        PASSWORD,
+    ),
 ]
 
 

@@ -329,7 +329,8 @@ SECRET_PATTERNS: tuple[Pattern, ...] = (
     _s("ado_net_connection_string", r"(?i)(?:server|data source)=[^;'\"\n]{1,256};[^'\"\n]{0,512}?(?:password|pwd)=([^;'\"\s]{1,128})", 0.9),
     # any scheme (ssh, sftp, imaps, git+https, clickhouse, nats, ...): user:password@host is a credential
     _s("url_basic_auth", r"(?i)\b[a-z][a-z0-9+.-]{1,24}://[^\s:/@'\"]{1,128}:([^\s@/'\"]{3,256})@[A-Za-z0-9.-]+", 0.85),
-    _s("curl_basic_auth", r"\bcurl\b[^\n]{0,256}?[ \t](?:-u|--user)(?:[ \t]+|=)[\"']?[^\s:'\"]{1,64}:([^\s'\"]{3,128})", 0.85),
+    # `curl ... -u user:pass`, also on a continuation line (`\` at the end of the line before)
+    _s("curl_basic_auth", r"\bcurl\b(?:[^\n\\]|\\[^\n]|\\\r?\n){0,512}?[ \t](?:-u|--user)(?:[ \t]+|=)[\"']?[^\s:'\"]{1,64}:([^\s'\"]{3,128})", 0.85),
     # --- generic ----------------------------------------------------------------------------
     _s("authorization_bearer", r"(?i)\bauthorization\s*[:=]\s*[\"']?bearer\s+([A-Za-z0-9_\-.=+/~]{20,})", 0.9,
        entropy=3.0),
