@@ -86,3 +86,56 @@ with contextlib.redirect_stdout(io.StringIO()), contextlib.suppress(SystemExit):
 """
     # Typer itself (its `_adapters` module) imports pydantic to run any command; that is not ours to defer.
     assert [m for m in _loaded(body) if m != "pydantic"] == []
+
+
+def test_a_command_run_builds_only_its_own_group() -> None:
+    """`bastion verify ...` imports and builds the sign/verify group, not the other nineteen."""
+    body = """
+import contextlib, io, sys
+sys.argv = ["bastion", "verify", "--help"]
+from bastion.cli.app import main
+with contextlib.redirect_stdout(io.StringIO()), contextlib.suppress(SystemExit):
+    main()
+"""
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            body + "import json; print(json.dumps([m for m in sys.modules if 'bastion.cli.' in m]))",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    loaded = set(json.loads(proc.stdout.splitlines()[-1]))
+    assert "bastion.cli.sign" in loaded
+    assert not loaded & {"bastion.cli.scan", "bastion.cli.guard", "bastion.cli.demo", "bastion.cli.protect"}
+
+
+def test_command_map_matches_what_each_module_registers() -> None:
+    from bastion.cli import app as app_module
+
+    for name, module in app_module._COMMAND_MODULES.items():
+        assert name in app_module._registered(app_module.build_app([module])), (name, module)
+    full = app_module._registered(app_module.app)
+    assert set(app_module._COMMAND_MODULES) <= full
+
+
+@pytest.mark.parametrize(
+    ("argv", "partial"),
+    [
+        (["sign", "key", "m"], True),
+        (["--project", "bank", "verify", "key"], True),
+        (["--db=sqlite:///x.db", "encrypt", "x"], True),
+        (["--help"], False),
+        (["--version"], False),
+        ([], False),
+        (["no-such-command"], False),
+    ],
+)
+def test_app_for_falls_back_to_the_full_app(argv: list[str], partial: bool) -> None:
+    from bastion.cli import app as app_module
+
+    names = app_module._registered(app_module.app_for(argv))
+    assert (names < app_module._registered(app_module.app)) is partial
