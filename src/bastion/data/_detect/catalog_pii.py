@@ -11,6 +11,7 @@ context word (`context_score`) to be reported.
 from __future__ import annotations
 
 from bastion.data._detect.model import Pattern
+from bastion.data._detect.validators import DOMAIN_TLDS
 
 _SEP = r"[ .-]?"
 
@@ -33,6 +34,9 @@ _DOB_CTX = (
 )  # not bare "age": it is inside "message", "page", "usage"
 _MONTH = r"(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[a-z]{0,6}\.?"
 _DL_CTX = ("driver", "license", "licence", "dl#", "dln", "driving")  # "DL 123" itself: us_driver_license_kw
+# the TLDs a bare domain may end with (validators.DOMAIN_TLDS): in the regex, so "john.smith" in
+# "john.smith@…" or "os.path" is no candidate and costs no validator call
+_TLDS = "|".join(sorted(DOMAIN_TLDS, key=len, reverse=True))
 _PASSPORT_CTX = ("passport", "passport no", "passport#", "reisepass", "passeport", "pasaporte", "passaporto")
 SSN_CTX = ("ssn", "social security", "social sec", "ss#", "ss #", "ssn#")
 _TAX_CTX = ("tax", "tin", "taxpayer")
@@ -243,7 +247,7 @@ PII_PATTERNS: tuple[Pattern, ...] = (
     # the leading character is matched (group 1 is the value) so the host of every email address and URL,
     # which follows "@", "/" or ".", is not a candidate at all: dense logs would pay a validator call for each
     _p("domain", "DOMAIN_NAME",
-       r"(?:^|[^A-Za-z0-9@/.:_-])((?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.){1,6}[A-Za-z]{2,12})\b", 0.3,
+       rf"(?:^|[^A-Za-z0-9@/.:_-])((?:[A-Za-z0-9](?:[A-Za-z0-9-]{{0,61}}[A-Za-z0-9])?\.){{1,6}}(?i:{_TLDS}))\b", 0.3,
        validator="domain",
        context=("domain", "website", "web site", "site ", "visit", "hostname", "dns", "go to", "browse", "whois",
                 "mx record", "subdomain"), context_score=0.55),

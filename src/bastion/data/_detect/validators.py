@@ -772,7 +772,7 @@ def document_number(value: str) -> bool:
 # TLDs that double as file extensions or code (`.py`, `.sh`, `.rs`, `.md`, `.js`,
 # `.ts`, `.go`, `.pl`, `.so`, `.gz`) are left out, because prose and code are full
 # of `setup.py` and `obj.rs`.
-_DOMAIN_TLDS = frozenset(
+DOMAIN_TLDS = frozenset(
     [
         "com", "org", "net", "edu", "gov", "mil", "int", "io", "ai", "co", "uk", "de", "fr", "es", "it", "nl", "be",
         "ch", "at", "se", "no", "dk", "fi", "ie", "pt", "gr", "cz", "hu", "ro", "bg", "sk", "si", "hr", "ee", "lv",
@@ -786,7 +786,7 @@ _DOMAIN_TLDS = frozenset(
 def domain(value: str) -> bool:
     """A bare domain: two or more labels, a known TLD, and not a dotted code path (`os.path.join`)."""
     labels = value.lower().rstrip(".").split(".")
-    if len(labels) < 2 or labels[-1] not in _DOMAIN_TLDS:
+    if len(labels) < 2 or labels[-1] not in DOMAIN_TLDS:
         return False
     if all(lbl.isdigit() for lbl in labels[:-1]) or any(not lbl or len(lbl) > 63 for lbl in labels):
         return False
@@ -829,8 +829,11 @@ def _message_id(text: str, start: int, end: int, floor: int, ceil: int) -> bool:
     """An `<id@host>` in a Message-ID/In-Reply-To/References header is a message id, not a mailbox.
 
     Folded header lines (continuations start with white space) belong to the header
-    above them, so a long References list is followed back to its header name.
+    above them, so a long References list is followed back to its header name. A
+    message id is always closed by ">", so any other address costs one comparison.
     """
+    if end >= ceil or text[end] != ">":
+        return False
     line = _line_start(text, start, floor)
     for _ in range(32):  # a References header rarely folds more often; bounded either way
         if line is None or line == floor or text[line] not in " \t":
