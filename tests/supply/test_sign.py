@@ -527,3 +527,31 @@ def test_signing_never_writes_through_a_planted_symlink(model: Path, ec_key: Key
     sign_model(model, sig, private_key=ec_key.private)
     assert victim.read_text() == "do not overwrite\n"
     assert not sig.is_symlink() and verify_model(model, sig, public_key=ec_key.public).ok
+
+
+def test_sigstore_client_is_loaded_only_when_used() -> None:
+    """Key signatures never need the `sigstore` client; upstream's Sigstore signer loads on first use."""
+    import subprocess
+    import sys
+
+    probe = """
+import sys, types
+import bastion.model.sign
+assert "sigstore" not in sys.modules, "sigstore imported eagerly"
+from model_signing import signing, verifying
+assert verifying.sigstore.Verifier.__module__ == "model_signing._signing.sign_sigstore"
+assert signing.sigstore.Signer.__name__ == "Signer"
+real = sys.modules["model_signing._signing.sign_sigstore"]
+assert type(real) is types.ModuleType and hasattr(real, "Verifier")
+assert "sigstore" in sys.modules
+print("ok")
+"""
+    proc = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0 and proc.stdout.strip() == "ok", proc.stderr
+
+
+def test_sigstore_verification_of_a_key_signature_is_refused(model: Path, ec_key: KeyPair) -> None:
+    sign_model(model, private_key=ec_key.private)
+    result = verify_model(model, identity="ci@bank.example", oidc_issuer="https://issuer.example")
+    assert rules_of(result) == ["supply.signature.untrusted"]
+    assert "not with Sigstore" in result.problems[0].message
