@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import itertools
-import time
 
 import pytest
 from hypothesis import given, settings
@@ -183,10 +182,10 @@ def test_backends_agree() -> None:
         ("1.1." * 50_000),
     ],
 )
+@pytest.mark.timeout(120)
 def test_pathological_inputs_are_linear(text: str) -> None:
-    t0 = time.perf_counter()
+    """Backtracking on these inputs would run for hours; the timeout catches that, not a slow machine."""
     detect(text)
-    assert time.perf_counter() - t0 < 5.0
 
 
 @settings(max_examples=150, deadline=None)
