@@ -222,6 +222,108 @@ def run_wrk(
     return result
 
 
+NO_ADMISSION = {"max_concurrent_requests": 100_000, "max_queued_requests": 0}
+
+
+def overload_guards(stack: list[dict[str, object]]) -> list[dict[str, object]]:
+    """The stack as an overload exposes it: injection fail-open on a 100 ms budget (the documented example).
+
+    Before admission control, an overloaded gateway let such a guard time out in its queue
+    and pass the prompt unchecked; the run counts how often a guard could not run.
+    """
+    return [{**g, "on_error": "open", "timeout_ms": 100} if g["name"] == "injection" else g for g in stack]
+
+
+def _pct(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    values = sorted(values)
+    return values[min(len(values) - 1, int(q * len(values)))]
+
+
+def audit_summary(db: Path, since_id: int) -> dict[str, object]:
+    """Status counts, latency percentiles per status and guard outcomes, from the gateway's own request log."""
+    import json
+    import sqlite3
+
+    time.sleep(1.5)  # the audit writer flushes every 100 ms; let it catch up
+    with contextlib.closing(sqlite3.connect(db)) as conn:
+        rows = conn.execute(
+            "SELECT status, decision, latency_ms, data FROM gateway_requests WHERE id > ?", (since_id,)
+        ).fetchall()
+    by_status: dict[int, list[float]] = {}
+    decisions: dict[str, int] = {}
+    guard_errors: dict[str, int] = {}
+    passed_unchecked = 0
+    for status, decision, latency, data in rows:
+        by_status.setdefault(int(status), []).append(float(latency))
+        decisions[decision] = decisions.get(decision, 0) + 1
+        errors = [g for g in json.loads(data).get("guards", []) if g.get("effect") == "error"]
+        for g in errors:
+            k = f"{g['guard']}:{g.get('error')}"
+            guard_errors[k] = guard_errors.get(k, 0) + 1
+        if errors and int(status) == 200:
+            passed_unchecked += 1
+    return {
+        "requests": len(rows),
+        "status": {str(k): len(v) for k, v in sorted(by_status.items())},
+        "latency_ms": {
+            str(k): {"p50": _pct(v, 0.5), "p99": _pct(v, 0.99), "max": max(v)} for k, v in sorted(by_status.items())
+        },
+        "decisions": decisions,
+        "guard_errors": guard_errors,
+        "answered_200_with_a_guard_skipped": passed_unchecked,
+    }
+
+
+def _last_id(db: Path) -> int:
+    import sqlite3
+
+    time.sleep(1.5)
+    with contextlib.closing(sqlite3.connect(db)) as conn:
+        return int(conn.execute("SELECT coalesce(max(id), 0) FROM gateway_requests").fetchone()[0])
+
+
+def overload(
+    args: argparse.Namespace,
+    url: str,
+    key: str,
+    body: str,
+    tmp: Path,
+    cpus: str | None,
+    pids: dict[str, int],
+    db: Path,
+) -> None:
+    """Saturation rate S (unpaced), then FACTOR x S offered open-loop; wrk's view and the gateway log's."""
+    import json
+
+    watch = {"target": pids["bastion"]}
+    run_wrk(url, key, body, 3, 8, None, tmp, cpus, {})  # warm-up
+    sat = run_wrk(url, key, body, args.seconds, args.saturation_connections, None, tmp, cpus, watch)
+    ok_rps = sat["rps"] * (1 - sat["non2xx"] / max(1.0, sat["rps"] * args.seconds))
+    rate = max(1, int(args.overload * ok_rps))
+    start = _last_id(db)
+    res = run_wrk(url, key, body, args.seconds, args.overload_connections, rate, tmp, cpus, watch)
+    log = audit_summary(db, start)
+    print(
+        f"\noverload: guards {args.guards} (injection on_error open, 100 ms), admission {args.admission} "
+        f"(max_concurrent {args.max_concurrent or 'default'}, max_queued {args.max_queued}); "
+        f"load average {load()}"
+    )
+    print(
+        f"saturation ({args.saturation_connections} connections, unpaced): {sat['rps']:.0f} req/s "
+        f"({ok_rps:.0f} answered 2xx), p99 {sat['p99']:.1f} ms"
+    )
+    print(
+        f"offered {rate} req/s ({args.overload:g}x) on {args.overload_connections} connections: achieved "
+        f"{res['rps']:.0f} req/s, wrk p50 {res['p50']:.1f} ms, p90 {res['p90']:.1f} ms, p99 {res['p99']:.1f} ms, "
+        f"non-2xx {res['non2xx']:.0f}"
+    )
+    print(f"gateway's own log: {json.dumps(log)}")
+    if args.json:
+        args.json.write_text(json.dumps({"saturation": sat, "overload": res, "log": log, "rate": rate}, indent=2))
+
+
 def load() -> str:
     return " ".join(Path("/proc/loadavg").read_text().split()[:3])
 
@@ -243,6 +345,30 @@ def main() -> None:
         "full-encoder: full with the injection encoder forced on every prompt",
     )
     ap.add_argument("--json", type=Path, help="also write all numbers to this file")
+    ap.add_argument(
+        "--overload",
+        type=float,
+        default=0.0,
+        metavar="FACTOR",
+        help="instead of the overhead runs: measure Bastion's saturation rate, then offer FACTOR times it "
+        "(open loop, --overload-connections) and report latency, refusals and guard outcomes from the audit log",
+    )
+    ap.add_argument("--overload-connections", type=int, default=256)
+    ap.add_argument(
+        "--saturation-connections",
+        type=int,
+        default=32,
+        help="connections for the saturation rate of --overload: at most the gateway's slots + queue (8 + 32), "
+        "so it measures capacity, not how fast refusals come back",
+    )
+    ap.add_argument(
+        "--admission",
+        choices=["on", "off"],
+        default="on",
+        help="off: no admission control (max_concurrent_requests very high), for comparison",
+    )
+    ap.add_argument("--max-concurrent", type=int, help="gateway.yaml max_concurrent_requests (default: its own)")
+    ap.add_argument("--max-queued", type=int, help="gateway.yaml max_queued_requests (default: its own)")
     args = ap.parse_args()
     if not shutil.which("wrk"):
         raise SystemExit("wrk is not installed (apt-get install wrk)")
@@ -280,9 +406,12 @@ def main() -> None:
                 {
                     "project": "bench",
                     "models": [{"name": "echo", "upstream": upstream + "/v1"}],
-                    "guards": GUARD_STACKS[args.guards],
+                    "guards": (overload_guards if args.overload else list)(GUARD_STACKS[args.guards]),
                     "key_limits": {"requests_per_minute": 10_000_000, "tokens_per_minute": 10**12},
                     "auth_failures_per_minute": 1000,
+                    **(NO_ADMISSION if args.admission == "off" else {}),
+                    **({"max_concurrent_requests": args.max_concurrent} if args.max_concurrent else {}),
+                    **({"max_queued_requests": args.max_queued} if args.max_queued is not None else {}),
                 }
             )
         )
@@ -295,6 +424,9 @@ def main() -> None:
         gateway = f"http://127.0.0.1:{gw_port}"
         wait(gateway + "/healthz", procs[-1])
 
+        if args.overload:
+            overload(args, gateway + "/v1/chat/completions", key, body, tmp, cl_cpus, pids, state / "bastion.db")
+            return
         targets = {"direct": upstream + "/v1/chat/completions", "bastion": gateway + "/v1/chat/completions"}
         if LITELLM.exists() and not args.no_litellm:
             ll_cfg = tmp / "litellm.yaml"

@@ -223,3 +223,18 @@ def test_guard_starved_by_queueing_is_overload_not_a_silent_pass() -> None:
     finally:
         pool.shutdown(wait=True)
     assert not res.allowed and res.overloaded and res.outcomes[0].error == "overloaded"
+
+
+@pytest.mark.parametrize(("busy", "overloaded"), [(True, True), (False, False)])
+def test_guard_starved_while_the_gateway_is_saturated_is_overload(busy: bool, overloaded: bool) -> None:
+    """A started guard that timed out having used little CPU: starved (503) under pressure, its own failure else."""
+    with mock.patch.object(chain_mod, "plugins", return_value={"g": Fixed("g", delay=0.3)}):
+        chain = GuardChain(
+            [GuardConfig(name="g", on_error="open", timeout_ms=50)],
+            budget_ms=5000,
+            executor=POOL,
+            pressure=lambda: busy,
+        )
+    res = _run(chain)
+    assert res.overloaded is overloaded and res.allowed is not overloaded
+    assert res.outcomes[0].error == ("overloaded" if overloaded else "timeout")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from unittest import mock
@@ -36,6 +37,15 @@ class Gate:
             self.entered.set()
             self.open.wait(10)
         return GuardVerdict(allowed=True)
+
+
+class _Collect(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
 
 
 def test_admission_queue_is_bounded_and_fifo() -> None:
@@ -97,7 +107,10 @@ def test_overloaded_gateway_answers_503_at_once_and_serves_what_it_admitted(
         )
         app = create_app(settings, sqlite_store)
     key = issue(sqlite_store, "acme", "application")
+    seen_logs = _Collect()
     with serve(app) as url, ThreadPoolExecutor(4) as pool:
+        for name in ("uvicorn.error", "bastion.gateway"):  # after uvicorn's logging set-up; it does not propagate
+            logging.getLogger(name).addHandler(seen_logs)
 
         def post() -> httpx.Response:
             return httpx.post(url + "/v1/chat/completions", json=CHAT, headers=auth(key), timeout=30)
@@ -124,3 +137,7 @@ def test_overloaded_gateway_answers_503_at_once_and_serves_what_it_admitted(
     assert sorted(r["status"] for r in records[-4:]) == [200, 200, 200, 503]
     assert any(r["decision"] == "overloaded" for r in records[-4:])
     assert verify_request_log(sqlite_store, "gw") == []
+    for name in ("uvicorn.error", "bastion.gateway"):
+        logging.getLogger(name).removeHandler(seen_logs)
+    # Shedding is expected: no warning per refusal (a log flood under overload), and no crash after it.
+    assert not [m for m in seen_logs.messages if "503" in m or "Exception in ASGI application" in m]

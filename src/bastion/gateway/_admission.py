@@ -45,6 +45,19 @@ class Admission:
     def waiting(self) -> int:
         return len(self._waiters)
 
+    def busy(self) -> bool:
+        """Every slot taken: the guard chain reads this to tell a starved guard from a slow one."""
+        return self.active >= self.limit
+
+    def full(self) -> bool:
+        """No slot and no place in the queue: a request would be refused, so refuse it before any work.
+
+        Checked first thing on the proxied routes, so a shed request costs no authentication,
+        body parsing or JSON decoding: under overload those made refusing nearly as
+        expensive as serving, and the event loop itself became the queue.
+        """
+        return self.active >= self.limit and len(self._waiters) >= self.queue
+
     async def acquire(self) -> None:
         """Take a slot, queueing if allowed; `Overloaded` at once when the queue is full, or after `wait_s`."""
         if self.active < self.limit and not self._waiters:

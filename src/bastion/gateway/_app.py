@@ -98,9 +98,10 @@ class AuditMiddleware:
             data["client"] = str(client[0])[:64]
         for k, v in info.items():
             data[k] = v
+        method, decision = data["method"], data["decision"]  # the audit queue takes `data` over
         self.gw.audit.record(caller, route, data)
-        if status >= 500:
-            log.warning("request %s %s -> %d", data["method"], route, status)
+        if status >= 500 and decision != "overloaded":  # shedding load is expected: never a log flood
+            log.warning("request %s %s -> %d", method, route, status)
 
 
 def _route_name(path: str) -> str:

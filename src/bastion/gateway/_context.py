@@ -152,10 +152,11 @@ class Gateway:
         secret = load_secret(state)
         keys = KeyStore(store, settings.project, cache_s=settings.key_cache_s)
         executor = ThreadPoolExecutor(max_workers=8, thread_name_prefix="bastion-guard")
+        admission = Admission(settings.max_concurrent_requests, settings.max_queued_requests, settings.queue_timeout_s)
         chains: dict[str, GuardChain] = {}
 
         def chain(configs: list[GuardConfig]) -> GuardChain:
-            return GuardChain(configs, budget_ms=settings.guard_budget_ms, executor=executor)
+            return GuardChain(configs, budget_ms=settings.guard_budget_ms, executor=executor, pressure=admission.busy)
 
         chains["default"] = chain(settings.guards)
         for m in settings.models:
@@ -191,9 +192,7 @@ class Gateway:
             executor=executor,
             chains=chains,
             http=make_upstream(transport),
-            admission=Admission(
-                settings.max_concurrent_requests, settings.max_queued_requests, settings.queue_timeout_s
-            ),
+            admission=admission,
         )
 
     def chain_for(self, key: str) -> GuardChain:
@@ -321,21 +320,25 @@ class Gateway:
             return limit
         return max(1, limit // n) if limit > 0 else 0  # documented: approximate, per process
 
+    def shed(self, request: Request, reason: str) -> ApiError:
+        """The 503 an overloaded gateway answers (retryable, with Retry-After), noted for the audit record."""
+        self.metrics.limited.labels("overload").inc()
+        self.note(request, decision="overloaded", reason=reason)
+        return ApiError(503, "gateway overloaded, retry later", "overloaded", {"Retry-After": "1"}, code="overloaded")
+
+    def refuse_if_full(self, request: Request) -> None:
+        """503 before any other work when neither a slot nor a queue place is free (see `Admission.full`)."""
+        if self.admission.full():
+            self.admission.refused += 1
+            raise self.shed(request, "queue_full")
+
     @asynccontextmanager
     async def admitted(self, request: Request) -> AsyncIterator[None]:
         """Hold an admission slot for the guarded stage; 503 + Retry-After at once when overloaded."""
         try:
             await self.admission.acquire()
         except Overloaded as exc:
-            self.metrics.limited.labels("overload").inc()
-            self.note(request, decision="overloaded", reason=exc.reason)
-            raise ApiError(
-                503,
-                "gateway overloaded, retry later",
-                "overloaded",
-                {"Retry-After": "1"},
-                code="overloaded",
-            ) from None
+            raise self.shed(request, exc.reason) from None
         try:
             yield
         finally:

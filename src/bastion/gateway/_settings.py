@@ -178,8 +178,14 @@ class GatewaySettings(_Strict):
     )
     drain_timeout_s: float = Field(default=2.0, ge=0, le=60, description="How long such a drain may last")
     # Admission control: bounded work in flight and a bounded queue; the rest is refused at once.
-    max_concurrent_requests: int = Field(default=32, ge=1, le=100_000, description="Proxied requests in progress")
-    max_queued_requests: int = Field(default=64, ge=0, le=1_000_000, description="Proxied requests waiting")
+    max_concurrent_requests: int = Field(
+        default=8,
+        ge=1,
+        le=100_000,
+        description="Requests in the guarded stage at once (validation, input guards, limits; not the upstream "
+        "call); 8 = the guard thread pool's size: more only queues inside the pool, where budgets run out",
+    )
+    max_queued_requests: int = Field(default=32, ge=0, le=1_000_000, description="Requests waiting for that stage")
     queue_timeout_s: float = Field(default=1.0, gt=0, le=600, description="Longest wait for a slot before 503")
 
     def llm(self, name: str) -> LLMModel | None:

@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -150,7 +152,15 @@ class _Link:
 
 
 class GuardChain:
-    def __init__(self, configs: list[GuardConfig], *, budget_ms: float, executor: ThreadPoolExecutor) -> None:
+    def __init__(
+        self,
+        configs: list[GuardConfig],
+        *,
+        budget_ms: float,
+        executor: ThreadPoolExecutor,
+        pressure: Callable[[], bool] | None = None,
+    ) -> None:
+        self._pressure = pressure  # True while the gateway is saturated (see `_on_pool`)
         self.links: list[_Link] = []
         for cfg in configs:
             guard = build_guard(cfg)
@@ -275,23 +285,40 @@ class GuardChain:
     async def _on_pool(
         self, loop: asyncio.AbstractEventLoop, guard: Guard, item: GuardInput, timeout: float
     ) -> GuardVerdict:
-        """Run a guard on the pool within `timeout`; `GuardOverloaded` when queueing ate its time.
+        """Run a guard on the pool within `timeout`; `GuardOverloaded` when waiting, not the guard, ate its time.
 
-        Under overload the pool's queue, not the guard, uses up the budget; with
-        `on_error: open` that used to become a silent pass (prompts went through
-        unchecked exactly when the gateway was busiest). A guard that got less than
-        half its time to run is reported as overload, which the route answers with 503.
+        Under overload the pool's queue and the CPU run queue (other threads holding the
+        GIL) use up the budget, not the guard; with `on_error: open` that used to become a
+        silent pass (prompts went through unchecked exactly when the gateway was busiest).
+        So a timeout is the guard's own only when it got at least half its time to run
+        *and* spent at least half its time on the CPU (its thread's CPU clock); otherwise
+        it is overload, which the route answers with 503 rather than passing or blocking.
+        The CPU test applies only while the gateway reports pressure (every admission slot
+        taken): a guard that waits on I/O (a remote classifier) times out as its own
+        failure, per `on_error`, on a quiet gateway.
         """
         queued = time.perf_counter()
-        started: list[float] = []
+        started: list[tuple[float, int, float]] = []
 
         def call() -> GuardVerdict:
-            started.append(time.perf_counter())
+            started.append((time.perf_counter(), threading.get_ident(), time.thread_time()))
             return guard.check(item)
 
         try:
             return await asyncio.wait_for(loop.run_in_executor(self._executor, call), timeout)
         except TimeoutError:
-            if not started or started[0] - queued > timeout / 2:
-                raise GuardOverloaded from None
+            if not started or started[0][0] - queued > timeout / 2:
+                raise GuardOverloaded from None  # it waited for a thread
+            if self._pressure is not None and self._pressure():
+                cpu = _thread_cpu(started[0][1])
+                if cpu is not None and cpu - started[0][2] < timeout / 2:
+                    raise GuardOverloaded from None  # it ran, but mostly waited for the CPU (the GIL)
             raise
+
+
+def _thread_cpu(ident: int) -> float | None:
+    """CPU seconds used so far by the thread `ident` (Linux/BSD), or None where that cannot be read."""
+    try:
+        return time.clock_gettime(time.pthread_getcpuclockid(ident))
+    except (AttributeError, OSError):
+        return None

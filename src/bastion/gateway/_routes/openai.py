@@ -212,6 +212,7 @@ async def completions(request: Request) -> Response:
 
 async def _completion(request: Request, path: str, *, chat: bool) -> Response:
     gw = _gw(request)
+    gw.refuse_if_full(request)
     who = await gw.authenticate(request)
     body = await read_json(request, gw)  # before a slot is taken: slow uploads must not hold one
     model = _model(gw, request, body)
@@ -431,6 +432,7 @@ async def _stream(
 )
 async def embeddings(request: Request) -> Response:
     gw = _gw(request)
+    gw.refuse_if_full(request)
     who = await gw.authenticate(request)
     body = await read_json(request, gw)
     model = _model(gw, request, body)

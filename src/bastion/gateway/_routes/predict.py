@@ -114,6 +114,7 @@ def _rows(body: dict[str, Any], cfg: ClassicModel) -> np.ndarray:
 )
 async def predict(model: str, request: Request) -> JSONResponse:
     gw: Gateway = request.app.state.gateway
+    gw.refuse_if_full(request)
     who = await gw.authenticate(request)
     cfg = gw.settings.classic(model)
     if cfg is None:
