@@ -183,3 +183,38 @@ def test_phone_numbers_keep_prefix_and_extension(text: str, value: str) -> None:
 )
 def test_bare_ten_digit_runs_that_cannot_be_nanp_are_not_phones(text: str) -> None:
     assert all(not v.isdigit() for v in _found(text, "PHONE_NUMBER"))
+
+
+# --- the header row as context for delimited text -------------------------------------------
+
+_ROWS = "".join(f"{i},Patient {i},Ward {i % 7},none\n" for i in range(6))  # pushes rows past the context window
+
+
+@pytest.mark.parametrize(
+    ("header", "row", "etype", "value"),
+    [
+        ("id,name,ssn,notes", "17,Ann Smith,536221390,none", "US_SSN", "536221390"),
+        ("id|name|passport_no|notes", "17|Ann Smith|584213907|none", "US_PASSPORT", "584213907"),
+        # a 3xx number is outside the context-free NHS-field rule: only the header can vouch for it
+        ("id\tname\tnhs_number\tnotes", "17\tAnn Smith\t3012345671\tnone", "UK_NHS", "3012345671"),
+    ],
+)
+def test_header_cell_is_context_for_its_column(header: str, row: str, etype: str, value: str) -> None:
+    sep = "|" if "|" in header else "\t" if "\t" in header else ","
+    text = header + "\n" + _ROWS.replace(",", sep) + row + "\n"
+    assert _found(text, etype) == [value]
+    ent = next(e for e in detect(text) if e.entity_type == etype)
+    assert "(header)" in ent.explanation
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "id,name,notes\n" + _ROWS + "17,Ann Smith,536221390\n",  # the column is "notes": no SSN word
+        "id,name,ssn\n" + _ROWS + "17,536221390,x\n",  # the SSN word is over another column
+        "ssn,name\n" + _ROWS + '17,"Smith, Ann",536221390\n',  # quoted comma: field counts differ
+        "1,2,ssn\n" + _ROWS + "17,x,536221390\n",  # a data row is no header
+    ],
+)
+def test_header_context_needs_the_same_column_of_a_header_row(text: str) -> None:
+    assert _found(text, "US_SSN") == []

@@ -25,7 +25,7 @@ from typing import Any, Literal, Protocol
 
 from bastion.data._detect.catalog_secrets import SECRET_CHECKS
 from bastion.data._detect.model import Entity, Pattern
-from bastion.data._detect.validators import NEIGHBOUR_CHECKS
+from bastion.data._detect.validators import NEIGHBOUR_CHECKS, header_context
 from bastion.data._detect.validators import REGISTRY as VALIDATORS
 
 Backend = Literal["auto", "hyperscan", "re2", "python"]
@@ -618,6 +618,12 @@ class Engine:
                         score = plan.context_score
                         cnote = f"context=+{w!r}"
                         break
+                else:
+                    # a delimited table names its columns once, in the header row, out of the window's reach
+                    hw = header_context(text, start, floor, ceil, plan.context) if score < min_score else None
+                    if hw is not None:
+                        score = plan.context_score
+                        cnote = f"context=+{hw!r}(header)"
             cut = start - lo
             if cut:
                 negm = _NEGATIVE.search(window[cut - 32 if cut > 32 else 0 : cut])

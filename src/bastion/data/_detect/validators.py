@@ -898,6 +898,64 @@ def _not_bare(text: str, start: int, end: int, floor: int, ceil: int) -> bool:
     return end < ceil and text[end] in "@_\\"
 
 
+# (text, floor, header) for the last text whose header was read: a hit-dense CSV asks
+# once per hit, the answer is per text. A tuple is replaced whole, so threads sharing
+# the detector never see a half-written entry; only texts up to 4 MiB are kept alive.
+_HEADER_CACHE: tuple[str, int, tuple[str, list[str]] | None] | None = None
+
+
+def _header(text: str, floor: int, ceil: int) -> tuple[str, list[str]] | None:
+    """(delimiter, lower-cased cells) of the first line of [floor, ceil) when it looks like a header row.
+
+    A header has a delimiter and at most half its cells hold a digit (a data row used
+    as a header would put values, not names, over each column).
+    """
+    global _HEADER_CACHE
+    cached = _HEADER_CACHE
+    if cached is not None and cached[0] is text and cached[1] == floor:
+        return cached[2]
+    end = text.find("\n", floor, min(ceil, floor + _MAX_LINE))
+    result: tuple[str, list[str]] | None = None
+    if end > floor:
+        first = text[floor:end].rstrip("\r").lower()
+        delim = max(_FIELD_DELIMS, key=first.count)
+        if first.count(delim):
+            cells = [c.strip(' "') for c in first.split(delim)]
+            if 2 * sum(1 for c in cells if any(ch.isdigit() for ch in c)) <= len(cells):
+                result = (delim, cells)
+    if len(text) <= 1 << 22:
+        _HEADER_CACHE = (text, floor, result)
+    return result
+
+
+def header_context(text: str, start: int, floor: int, ceil: int, words: tuple[str, ...]) -> str | None:
+    """The context word in the header cell above a hit in a delimited table, or None.
+
+    In a CSV/TSV/pipe text the word that says what a column holds ("ssn",
+    "passport", "nhs") is in the first line, usually further away than the
+    context window; a row with the header's field count inherits it for the
+    field the hit sits in. Quoted delimiters make the counts differ, so such a row
+    simply gets no header context.
+    """
+    hdr = _header(text, floor, ceil)
+    if hdr is None:
+        return None
+    delim, cells = hdr
+    ls = _line_start(text, start, floor)
+    if ls is None or ls == floor:
+        return None
+    hi = min(ceil, start + _MAX_LINE)
+    le = text.find("\n", start, hi)
+    le = hi if le < 0 else le
+    if text.count(delim, ls, le) != len(cells) - 1:
+        return None
+    cell = cells[text.count(delim, ls, start)]
+    for w in words:
+        if w in cell:
+            return w
+    return None
+
+
 NEIGHBOUR_CHECKS: dict[str, NeighbourCheck] = {
     "ipv4": _in_dotted_chain,
     "ipv6": _ipv6_partial,
