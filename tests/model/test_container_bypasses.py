@@ -419,3 +419,18 @@ def test_legacy_torch_save_stays_clean() -> None:
     buf = io.BytesIO()
     torch.save({"w": torch.arange(10.0)}, buf, _use_new_zipfile_serialization=False)
     assert not scan_bytes(buf.getvalue())
+
+
+def test_expansion_ratio_limit_is_a_failing_finding() -> None:
+    import bz2
+
+    blob = bz2.compress(b"\x80\x04N." + b"\0" * (1 << 20))
+    limits = Limits(max_ratio=100, ratio_floor=64 * 1024)
+    findings = scan_bytes(blob, limits=limits)
+    assert "model.container.resource-limit" in rules(findings) and fails(findings)
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_BZIP2) as z:
+        z.writestr("w.npy", npy("<f8", (1 << 17,), b"\0" * (1 << 20)))
+    findings = scan_bytes(buf.getvalue(), limits=limits)
+    assert "model.container.resource-limit" in rules(findings) and fails(findings)
+    assert not scan_bytes(buf.getvalue())  # default limits: a 1 MiB member is fine

@@ -81,6 +81,7 @@ def decompress(ctx: ScanContext, data: Any, kind: str, limit: int | None = None)
         kind = S.LZMA
     else:
         dec = _new(kind)
+    total_in = max(len(view), 1)
     try:
         while True:
             ctx.check_time()
@@ -94,6 +95,8 @@ def decompress(ctx: ScanContext, data: Any, kind: str, limit: int | None = None)
             if piece:
                 ctx.charge_decompressed(len(piece))
                 out += piece
+                if len(out) > ctx.limits.ratio_floor and len(out) > ctx.limits.max_ratio * total_in:
+                    return bytes(out), False  # callers report the incomplete stream (high)
             if _eof(dec):
                 rest = _unused(dec) + bytes(view[pos:])
                 if follow and _next_stream(kind, rest):

@@ -30,6 +30,10 @@ class Limits:
     max_kept_items: int = 2_000_000  # container items the symbolic model keeps in total
     max_nested_pickles: int = 64
     max_findings_per_rule: int = 200
+    # Expansion ratio of one compressed stream, enforced once its output passes `ratio_floor`:
+    # deflate tops out near 1032:1, so only bzip2/xz/lzma bombs reach it, and small outputs never do.
+    max_ratio: int = 10_000
+    ratio_floor: int = 16 * 1024**2
 
 
 class ScanTimeout(Exception):

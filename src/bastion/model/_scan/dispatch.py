@@ -206,7 +206,7 @@ def _route_compressed(kind: str) -> Any:
                 _speculative_pickle(ctx, exc.partial, join_pointer(pointer, kind), depth + 1)
             return
         if not complete:
-            ctx.limit(pointer, f"{kind} stream inflates beyond the decompression limit")
+            ctx.limit(pointer, f"{kind} stream inflates beyond the decompression or expansion-ratio limit")
         inner = join_pointer(pointer, kind)
         if not scan_blob(ctx, out, inner, depth + 1) and out and ctx.strict:
             ctx.add(R.UNRECOGNISED, inner, f"{kind}-compressed content of unknown format", confidence=0.6)

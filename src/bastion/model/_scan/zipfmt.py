@@ -217,7 +217,7 @@ def read_member(ctx: ScanContext, data: Any, e: Entry, pointer: str, limit: int 
             ctx.add(R.CONTAINER_MALFORMED, ptr, str(exc))
             return None
         if not complete:
-            ctx.limit(ptr, f"member inflates beyond the limit {cap}")
+            ctx.limit(ptr, f"member inflates beyond the read limit {cap} or the expansion-ratio limit")
     else:
         ctx.add(R.CONTAINER_MALFORMED, ptr, f"unsupported compression method {e.method}; member unverified")
         return None
