@@ -45,6 +45,8 @@ def test_birth_dates_in_common_formats(text: str, value: str) -> None:
     "text",
     [
         "2019-05-01 page 3 of the usage report",  # "age" inside "page"/"usage" is no birth word
+        "usage: 2019-05-01 is the cut-over",
+        "account managed 2019-05-01 by ops",
         "2024-03-14 12:00:01 INFO message queue started",
         "the build number is 20240101",
         "released 14 March 1985 worldwide",  # a date with no birth word

@@ -29,9 +29,9 @@ _DOB_CTX = (
     "nato il",
     "nata il",
     "nascita",
-    "aged ",
-    "age:",
-)  # not bare "age": it is inside "message", "page", "usage"
+    " aged ",
+    " age:",
+)  # not bare "age" (inside "message", "page"), nor "aged " ("managed ") or "age:" ("usage:")
 _MONTH = r"(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[a-z]{0,6}\.?"
 _DL_CTX = ("driver", "license", "licence", "dl#", "dln", "driving")  # "DL 123" itself: us_driver_license_kw
 # the TLDs a bare domain may end with (validators.DOMAIN_TLDS): in the regex, so "john.smith" in
