@@ -200,6 +200,9 @@ def serve(
 
     config = uvicorn.Config("bastion.gateway._worker:app", factory=True, workers=workers, **options)
     sock = config.bind_socket()  # what uvicorn.run does, with the announcement once the socket listens
+    # Listen now (each worker's server listens again, harmlessly): connections made while the
+    # workers start wait in the backlog instead of being refused, so the announcement is true.
+    sock.listen(config.backlog)
     if announce is not None:
         announce(ready_lines(settings, host, sock.getsockname()[1], https=certfile is not None, workers=workers))
     with contextlib.suppress(KeyboardInterrupt):
