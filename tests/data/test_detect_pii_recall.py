@@ -143,6 +143,8 @@ def test_ten_digit_fields_that_are_not_nhs_numbers(row: str) -> None:
         ("Please ask Mrs. Green about the results.", "Green"),  # a surname that is also a word
         ("Please contact Joost de Graaf about the invoice.", "Joost de Graaf"),
         ("Signed by Zoey van der Pouw yesterday.", "Zoey van der Pouw"),
+        ("4,Florence Wilson,x", "Florence Wilson"),  # a first name that is also a city, no naming cue
+        ("Chelsea Lopez signed the lease.", "Chelsea Lopez"),
     ],
 )
 def test_person_after_titles_initials_and_name_labels(text: str, value: str) -> None:
@@ -155,6 +157,7 @@ def test_person_after_titles_initials_and_name_labels(text: str, value: str) -> 
         "The U.S. Army base is closed.",
         "See Dr. The next step is to reboot.",
         "Mar 14 12:00:01 host sshd[123]: Accepted publickey for root",
+        "We flew to Florence in May.",
     ],
 )
 def test_person_rules_do_not_fire_on_abbreviations(text: str) -> None:

@@ -715,12 +715,15 @@ class NamesLayer:
         return j + 1
 
     def _looks_like_person(self, text: str, run: list[tuple[int, int, str]], k: int, floor: int) -> bool:
-        """A one-word place that starts "Place Surname" after a naming cue is a person ("Linda Rivera")."""
+        """A one-word place that starts "Place Surname" is a person: after a naming cue ("Linda Rivera"),
+        or without one when both words are listed names ("Ann Smith" in a CSV row, "Paris Hilton")."""
         if k + 1 >= len(run) or self.model is None:
             return False
         nxt = run[k + 1][2]
         if nxt in _COMMON or (nxt in self.places and nxt not in self.last):
             return False
+        if run[k][2] in self.first and nxt in self.last:
+            return True
         s = run[k][0]
         before = text[max(floor, s - 24) : s].lower()
         if not any(c in before for c in _NAME_CUES):
