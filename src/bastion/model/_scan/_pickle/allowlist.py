@@ -1826,6 +1826,14 @@ BOUND_METHODS: frozenset[str] = frozenset(
     f"scipy.stats._discrete_distns.{name}._entropy" for name in SCIPY["scipy.stats._discrete_distns"]
 )
 
+# scipy.stats distribution classes (rv_generic subclasses): their __setstate__ exec()s the pickled
+# `_parse_arg_template`, so BUILD state on them is checked (policy.scipy_template_ok).
+RV_GENERIC: frozenset[str] = frozenset(
+    f"{module}.{name}"
+    for module in ("scipy.stats._continuous_distns", "scipy.stats._discrete_distns")
+    for name in SCIPY[module]
+)
+
 FRAMEWORKS: dict[str, dict[str, set[str]]] = {
     "python": _PLAIN,
     "numpy": _NUMPY,

@@ -192,7 +192,8 @@ class PickleAnalyser:
         self.torchscript = torchscript
         self.depth = depth
         self.result = PickleResult()
-        self._pending: dict[int, Global] = {}
+        # Deferred callables (policy.DEFERRED) -> references not yet consumed by a direct call.
+        self._pending: dict[int, tuple[Global, int]] = {}
         self._kept = 0
         self._seen_globals: set[str] = set()
         self.proto = 0
@@ -264,12 +265,47 @@ class PickleAnalyser:
                 module = _compat_pickle.IMPORT_MAPPING[module]
         g = Global(module, name, offset)
         key = (module, name)
-        if key in policy.GETATTRS or key in policy.UFUNC_RECONSTRUCT:
-            # Decided when called: getattr(AllowedEnum, 'MEMBER') is how enums pickle.
-            self._pending[id(g)] = g
+        if key in policy.DEFERRED:
+            # Decided when called: getattr(AllowedEnum, 'MEMBER') is how enums pickle, a loader by its
+            # payload. Each reference must be called directly (see _reference / _settle_pending).
+            g.deferred = True
+            self._pending[id(g)] = (g, 1)
+            if key in policy.LOADERS:
+                self._note(g)  # a loader is judged by name as well (pickle.loads is dangerous anyway)
         else:
             self._note(g)
         return g
+
+    def _reference(self, g: Global) -> None:
+        """GET/DUP pushed another reference to a deferred callable: it, too, must be called directly."""
+        entry = self._pending.get(id(g))
+        self._pending[id(g)] = (g, entry[1] + 1 if entry else 1)
+
+    def _consume(self, g: Global) -> None:
+        """A direct call (REDUCE & co.) used up one reference to a deferred callable."""
+        entry = self._pending.get(id(g))
+        if entry is None:
+            return
+        if entry[1] <= 1:
+            del self._pending[id(g)]
+        else:
+            self._pending[id(g)] = (g, entry[1] - 1)
+
+    def _settle_pending(self) -> None:
+        """References to deferred callables that no direct call consumed: handed to something else."""
+        for g, _count in self._pending.values():
+            if (g.module, g.name) in policy.LOADERS:
+                self.ctx.add(
+                    R.DANGEROUS_CALLABLE,
+                    self._ptr(g.offset),
+                    f"{g.qualified} passed on as a value instead of being called: whatever calls it "
+                    "deserializes a payload the scanner cannot see",
+                    confidence=0.9,
+                    properties={"callable": g.qualified},
+                )
+            else:
+                self._note(g, f"{g.qualified} referenced without a resolvable call")
+        self._pending.clear()
 
     def _resolve_attr(self, obj: Any, attr: Any, offset: int, how: str) -> Any:
         if not isinstance(attr, str):
@@ -364,8 +400,9 @@ class PickleAnalyser:
         if isinstance(func, Global):
             key = (func.module, func.name)
             targs = args if isinstance(args, tuple) else ()
+            if func.deferred:
+                self._consume(func)
             if key in policy.GETATTRS:
-                self._pending.pop(id(func), None)
                 if len(targs) >= 2:
                     res = self._resolve_attr(
                         targs[0], targs[1], offset, f"getattr({render(targs[0])}, {render(targs[1])})"
@@ -380,7 +417,6 @@ class PickleAnalyser:
                 self._note(func, f"builtins.getattr({render_args(targs)})")
                 return UNKNOWN
             if key in policy.UFUNC_RECONSTRUCT:
-                self._pending.pop(id(func), None)
                 if len(targs) == 2 and isinstance(targs[0], str) and isinstance(targs[1], str):
                     g = Global(targs[0], targs[1], offset, via=func.qualified)
                     self._note(g)
@@ -412,6 +448,13 @@ class PickleAnalyser:
                     confidence=1.0,
                     properties={"callable": func.qualified},
                 )
+            qualified = policy.canonical(func.module, func.name)
+            if (
+                qualified in policy.APPLY_GADGETS
+                or qualified in policy.CLASS_ARGS
+                or qualified in policy.NAME_OR_CLASS_ARGS
+            ):
+                self._gadget_args(func, qualified, targs, offset)
             if (
                 func.qualified in _TENSOR_REBUILDERS
                 and targs
@@ -442,6 +485,42 @@ class PickleAnalyser:
             raise Malformed(offset, f"{opname} on a {type(func).__name__}: the loader raises here")
         self._unresolved(offset, f"{opname} calls a computed value {render(func)}({render_args(args)})")
         return UNKNOWN
+
+    def _gadget_args(self, func: Global, qualified: str, targs: tuple[Any, ...], offset: int) -> None:
+        """Arguments of allowed callables that call an argument or look methods up on it.
+
+        An apply gadget's callable is analysed as if REDUCE called it with the arguments the gadget
+        passes; one that is not a name the pickle imported is a finding. An argument meant to be a
+        class must be such a name: an instance's `__dict__` would supply `__new__`/`__init__`.
+        """
+        if func.via:
+            return  # reached through getattr & co.: already judged by its exact name
+        spec = policy.APPLY_GADGETS.get(qualified)
+        if spec is not None:
+            at, args_at = spec
+            if len(targs) > at:
+                inner = targs[at]
+                inner_args: Any = (targs[0],) if args_at < 0 else (targs[args_at] if len(targs) > args_at else ())
+                if isinstance(inner, Global):
+                    self._call(inner, inner_args, offset, f"{qualified} calling")
+                else:
+                    self._unresolved(
+                        offset,
+                        f"{qualified} calls its argument {render(inner)}({render_args(inner_args)}), "
+                        "which is not a callable the pickle imports by name",
+                    )
+        for at in policy.CLASS_ARGS.get(qualified, ()):
+            if len(targs) > at and not isinstance(targs[at], Global):
+                self._unresolved(
+                    offset,
+                    f"{qualified} looks __new__/__init__ up on {render(targs[at])}, which is not a class "
+                    "the pickle imports by name (an instance's __dict__ can supply any callable there)",
+                )
+        for at in policy.NAME_OR_CLASS_ARGS.get(qualified, ()):
+            if len(targs) > at and not isinstance(targs[at], str | Global):
+                self._unresolved(
+                    offset, f"{qualified} instantiates {render(targs[at])}, not a class named by the pickle"
+                )
 
     def _nested(self, targs: tuple[Any, ...], offset: int, via: str) -> None:
         self.ctx.add(R.NESTED_PICKLE, self._ptr(offset), f"{via}(<payload>) deserializes a nested pickle")
@@ -489,9 +568,7 @@ class PickleAnalyser:
             res.ok = False
             self.ctx.limit(self.pointer, str(exc))
         finally:
-            for g in self._pending.values():
-                self._note(g, f"{g.qualified} referenced without a resolvable call")
-            self._pending.clear()
+            self._settle_pending()
         return res
 
     # ------------------------------------------------------------------ the interpreter
@@ -582,6 +659,8 @@ class PickleAnalyser:
                     push(v)
                     if type(v) in _WEIGHED:
                         self._shared(v, pos)
+                    elif type(v) is Global and v.deferred:
+                        self._reference(v)
                     pos += 2
                 elif op == 0x65:  # APPENDS
                     if not marks:
@@ -717,6 +796,8 @@ class PickleAnalyser:
                     push(v)
                     if type(v) in _WEIGHED:
                         self._shared(v, pos)
+                    elif type(v) is Global and v.deferred:
+                        self._reference(v)
                     pos += 5
                 elif op == 0x95:  # FRAME
                     if pos + 9 > end:
@@ -778,8 +859,7 @@ class PickleAnalyser:
         except LimitReached:
             stop = len(data)
         self._shadow_spent += max(1, stop - pos)
-        for g in sub._pending.values():
-            sub._note(g)
+        sub._settle_pending()
         for f in shadow_ctx.findings:
             if f.rule_id in _SHADOW_RULES:
                 self.ctx.findings.append(f)
@@ -812,8 +892,7 @@ class PickleAnalyser:
             try:
                 return sub._run(data, pos)
             finally:
-                for g in sub._pending.values():
-                    sub._note(g)
+                sub._settle_pending()
         if itemsize is None or not isinstance(shape, tuple) or not all(isinstance(d, int) and d >= 0 for d in shape):
             raise Malformed(pos, f"joblib array with unverifiable dtype/shape {render(dtype)} {render(shape)}")
         count = 1
@@ -995,6 +1074,40 @@ def _obj(a: PickleAnalyser, data: Any, pos: int, end: int, stack: list[Any], mar
     return pos + 1
 
 
+_COPYREG_NEW = frozenset({"copyreg._reconstructor", "copyreg.__newobj__", "copyreg.__newobj_ex__"})
+
+
+def _instance_class(obj: Call) -> str | None:
+    """The class an object was created from (`cls(...)`, NEWOBJ, or copyreg's helpers), canonically named."""
+    func = obj.func
+    if not isinstance(func, Global):
+        return None
+    name = policy.canonical(func.module, func.name)
+    if name in _COPYREG_NEW and isinstance(obj.args, tuple) and obj.args and isinstance(obj.args[0], Global):
+        return policy.canonical(obj.args[0].module, obj.args[0].name)
+    return name
+
+
+def _check_rv_state(a: PickleAnalyser, obj: Call, state: Any, pos: int) -> None:
+    """BUILD on a scipy.stats distribution: its __setstate__ exec()s `state['_parse_arg_template']`.
+
+    Only a dict whose template is one scipy generates is safe (policy.scipy_template_ok); any other
+    state (a list of pairs also feeds `__dict__.update`, a computed value) cannot be verified.
+    """
+    template = state.get("_parse_arg_template", _MISSING) if isinstance(state, dict) else _MISSING
+    if policy.scipy_template_ok(template):
+        return
+    shown = printable(template, 120) if isinstance(template, str) else render(state)
+    a.ctx.add(
+        R.DANGEROUS_CALLABLE if isinstance(template, str) else R.UNRESOLVED_CALLABLE,
+        a._ptr(pos),
+        f"BUILD on {render(obj.func)}: scipy's __setstate__ exec()s _parse_arg_template, and the pickled one "
+        f"is not a template scipy generates: {shown!r}",
+        confidence=0.95,
+        properties={"callable": "builtins.exec"},
+    )
+
+
 @_op(0x62)  # BUILD
 def _build(a: PickleAnalyser, data: Any, pos: int, end: int, stack: list[Any], marks: list[int], memo: Memo) -> int:
     _need(stack, 2, pos, "BUILD")
@@ -1009,6 +1122,8 @@ def _build(a: PickleAnalyser, data: Any, pos: int, end: int, stack: list[Any], m
         )
     elif isinstance(obj, Call):
         obj.state = state
+        if _instance_class(obj) in policy.RV_GENERIC:
+            _check_rv_state(a, obj, state, pos)
         if a.joblib and isinstance(obj.func, Global) and obj.func.qualified in _JOBLIB_WRAPPERS:
             stack[-1] = Unknown("joblib-array")
             return a._joblib_array(obj, data, pos + 1, end, (stack, marks, memo))
@@ -1067,6 +1182,8 @@ def _dup(a: PickleAnalyser, data: Any, pos: int, end: int, stack: list[Any], mar
     stack.append(stack[-1])
     if type(stack[-1]) in _WEIGHED:
         a._shared(stack[-1], pos)
+    elif type(stack[-1]) is Global and stack[-1].deferred:
+        a._reference(stack[-1])
     return pos + 1
 
 
@@ -1171,6 +1288,8 @@ def _text_memo(a: PickleAnalyser, data: Any, pos: int, end: int, stack: list[Any
         stack.append(v)
         if type(v) in _WEIGHED:
             a._shared(v, pos)
+        elif type(v) is Global and v.deferred:
+            a._reference(v)
     return p
 
 

@@ -22,6 +22,7 @@ from bastion.model._scan._pickle.allowlist import (
     BOUND_METHODS,
     FRAMEWORKS,
     NUMPY_UFUNCS,
+    RV_GENERIC,
     TORCHSCRIPT_MODULES,
     UFUNC_RECONSTRUCT,
 )
@@ -40,6 +41,7 @@ __all__ = [
     "BOUND_METHODS",
     "FRAMEWORKS",
     "NUMPY_UFUNCS",
+    "RV_GENERIC",
     "TORCHSCRIPT_MODULES",
     "UFUNC_RECONSTRUCT",
 ]
@@ -245,6 +247,86 @@ LOADERS = {
     ("pandas.compat.pickle_compat", "loads"),
 }
 EVALUATORS = {("builtins", "eval"), ("builtins", "exec"), ("builtins", "compile")}
+
+# Callables decided per reference: each time the pickle pushes one (GLOBAL, GET, DUP) that reference
+# must be consumed by a direct call the analyser can see, whose arguments decide it (`getattr`'s
+# target, a loader's payload). A reference left over was handed to something else that may call it
+# (an apply gadget below, an instance's `__new__`/method hook) with arguments the analyser never
+# judged; the red team reused a memoized `getattr` that way after one benign call had cleared it.
+DEFERRED = GETATTRS | UFUNC_RECONSTRUCT | LOADERS
+
+# Allowed callables that call one of their arguments: name -> (position of the callable, position of
+# its argument tuple, or -1 when it gets the first argument alone). `_rebuild_from_type_v2(func,
+# new_type, args, state)` runs `func(*args)`; NumPy's legacy `__generator_ctor(name, ctor)` runs
+# `ctor(name)`. The inner call is analysed like a REDUCE, and a callable that is not a name the
+# pickle imported (an instance, a call result) is a finding.
+APPLY_GADGETS: dict[str, tuple[int, int]] = {
+    "torch._tensor._rebuild_from_type_v2": (0, 2),
+    "numpy.random._pickle.__generator_ctor": (1, -1),
+    "numpy.random._pickle.__randomstate_ctor": (1, -1),
+}
+
+# Allowed callables that look `__new__`, `__init__` or another method up on an argument meant to be
+# a class: name -> positions of those arguments. Given an instance instead, the lookup finds whatever
+# its `__dict__` holds (BUILD set it), so `copyreg._reconstructor(cls, X, state)` runs
+# `X.__new__(cls, state)` with an attacker-chosen callable. Those arguments must be names the
+# pickle imported (GLOBAL/STACK_GLOBAL), which the policy already judged.
+CLASS_ARGS: dict[str, tuple[int, ...]] = {
+    "copyreg._reconstructor": (0, 1),
+    "copyreg.__newobj__": (0,),
+    "copyreg.__newobj_ex__": (0,),
+    "numpy.ma.core._mareconstruct": (0, 1),
+    "sklearn.metrics._dist_metrics.newObj": (0,),
+    "sklearn.neighbors._ball_tree.newObj": (0,),
+    "sklearn.neighbors._kd_tree.newObj": (0,),
+    "pandas.core.indexes.base._new_Index": (0,),
+    "pandas.core.indexes.datetimes._new_DatetimeIndex": (0,),
+    "pandas.core.indexes.period._new_PeriodIndex": (0,),
+    "pandas.core.indexes.interval._new_IntervalIndex": (0,),
+}
+# `__bit_generator_ctor(x)` instantiates `x` when it is a type and looks a string up in a table.
+NAME_OR_CLASS_ARGS: dict[str, tuple[int, ...]] = {"numpy.random._pickle.__bit_generator_ctor": (0,)}
+
+# scipy.stats distributions: `rv_generic.__setstate__` exec()s the pickled `_parse_arg_template`.
+# scipy builds that text from one fixed template, identifier shape names and one of two loc/scale
+# signatures; the state must hold exactly such a text (checked on BUILD), anything else is code.
+_SCIPY_PARSE_ARG_TEMPLATE = """
+def _parse_args(self, %(shape_arg_str)s %(locscale_in)s):
+    return (%(shape_arg_str)s), %(locscale_out)s
+
+def _parse_args_rvs(self, %(shape_arg_str)s %(locscale_in)s, size=None):
+    return self._argcheck_rvs(%(shape_arg_str)s %(locscale_out)s, size=size)
+
+def _parse_args_stats(self, %(shape_arg_str)s %(locscale_in)s, moments='mv'):
+    return (%(shape_arg_str)s), %(locscale_out)s, moments
+"""
+
+
+def _template_pattern() -> re.Pattern[str]:
+    parts = re.split(r"(%\((?:shape_arg_str|locscale_in|locscale_out)\)s)", _SCIPY_PARSE_ARG_TEMPLATE)
+    groups = {
+        "%(shape_arg_str)s": ("s", r"(?:[_a-zA-Z][_a-zA-Z0-9]*, )*"),
+        "%(locscale_in)s": ("i", r"loc=0, scale=1|loc=0"),
+        "%(locscale_out)s": ("o", r"loc, scale|loc, 1"),
+    }
+    seen: set[str] = set()
+    out = []
+    for part in parts:
+        if part in groups:
+            name, body = groups[part]
+            out.append(f"(?P={name})" if name in seen else f"(?P<{name}>{body})")
+            seen.add(name)
+        else:
+            out.append(re.escape(part))
+    return re.compile("".join(out))
+
+
+_PARSE_ARG_TEMPLATE = _template_pattern()
+
+
+def scipy_template_ok(text: object) -> bool:
+    """Is `text` a `_parse_arg_template` scipy itself would generate (so exec() of it only defines parsers)?"""
+    return isinstance(text, str) and len(text) < 4096 and _PARSE_ARG_TEMPLATE.fullmatch(text) is not None
 
 
 def _module_match(module: str, entries: tuple[str, ...], qualified: str) -> bool:

