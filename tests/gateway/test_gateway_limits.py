@@ -96,6 +96,39 @@ async def test_redis_limiter_atomic(redis_up: None) -> None:
         await lim.close()
 
 
+@pytest.mark.anyio
+async def test_local_refund_only_to_the_window_charged_and_never_below_zero() -> None:
+    lim = LocalLimiter()
+    avoid_minute_edge(2)
+    now = time.time()
+    assert (await lim.consume([Check("t", 90, 100, 60)])).allowed
+    await lim.refund([Check("t", 80, 0, 60)], now)  # reserved 90, used 10
+    assert (await lim.consume([Check("t", 90, 100, 60)])).allowed  # 10 + 90 fits again
+    await lim.refund([Check("t", 10_000, 0, 60)], now)  # more than charged: floor at zero, no credit
+    assert not (await lim.consume([Check("t", 101, 100, 60)])).allowed
+    before = [Check("t", 100, 0, 60)]
+    await lim.refund(before, now - 120)  # a reservation from an earlier window gives nothing back now
+    assert (await lim.consume([Check("t", 100, 100, 60)])).allowed
+    assert not (await lim.consume([Check("t", 1, 100, 60)])).allowed
+
+
+@pytest.mark.redis
+@pytest.mark.anyio
+async def test_redis_refund(redis_up: None) -> None:
+    lim = RedisLimiter(REDIS, f"bastion-test:{uuid.uuid4().hex}")
+    avoid_minute_edge(2)
+    try:
+        now = time.time()
+        assert (await lim.consume([Check("t", 90, 100, 60)])).allowed
+        await lim.refund([Check("t", 80, 0, 60)], now)
+        assert (await lim.consume([Check("t", 90, 100, 60)])).allowed
+        await lim.refund([Check("t", 10_000, 0, 60), Check("never-charged", 5, 0, 60)], now)
+        assert not (await lim.consume([Check("t", 101, 100, 60)])).allowed
+        assert (await lim.consume([Check("t", 100, 100, 60), Check("never-charged", 1, 1, 60)])).allowed
+    finally:
+        await lim.close()
+
+
 def _start(db: str, state: Path, cfg: Path, port: int, tls: tuple[Path, Path] | None) -> subprocess.Popen[bytes]:
     env = {**os.environ, "BASTION_STATE_DIR": str(state)}
     extra = ["--tls-cert", str(tls[0]), "--tls-key", str(tls[1])] if tls else []

@@ -6,6 +6,7 @@ import asyncio
 import logging
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 from unittest import mock
 
 import httpx
@@ -141,3 +142,36 @@ def test_overloaded_gateway_answers_503_at_once_and_serves_what_it_admitted(
         logging.getLogger(name).removeHandler(seen_logs)
     # Shedding is expected: no warning per refusal (a log flood under overload), and no crash after it.
     assert not [m for m in seen_logs.messages if "503" in m or "Exception in ASGI application" in m]
+
+
+class Sleepy:
+    """A fail-open guard that never gets to finish in time (it sleeps: no CPU, like a starved thread)."""
+
+    name = "sleepy"
+    directions = frozenset({"input"})
+
+    def check(self, item: GuardInput) -> GuardVerdict:
+        if item.text != "warm up":
+            threading.Event().wait(0.3)
+        return GuardVerdict(allowed=False, score=1.0)
+
+
+def test_guard_starved_under_saturation_is_a_503_not_a_pass(
+    sqlite_store: Store, upstream_url: str, seen: list[Any]
+) -> None:
+    with mock.patch.object(chain_mod, "plugins", return_value={"sleepy": Sleepy()}):
+        settings = base_settings(
+            upstream_url,
+            guards=[{"name": "sleepy", "on_error": "open", "timeout_ms": 50}],
+            max_concurrent_requests=1,  # this one request takes every slot: the gateway is saturated
+        )
+        app = create_app(settings, sqlite_store)
+    key = issue(sqlite_store, "acme", "application")
+    with serve(app) as url:
+        r = httpx.post(url + "/v1/chat/completions", json=CHAT, headers=auth(key), timeout=30)
+    assert r.status_code == 503 and r.headers["retry-after"] == "1" and r.json()["error"]["type"] == "overloaded"
+    assert not seen  # before, on_error: open let the prompt through unchecked
+    gw = app.state.gateway
+    assert gw.audit.flush()
+    record = request_log(sqlite_store, "gw")[-1]
+    assert record["decision"] == "overloaded" and record["data"]["guards"][0]["error"] == "overloaded"
