@@ -194,6 +194,24 @@ def newobj_instance_hook() -> bytes:
     return p4(call(g("copyreg", "__newobj__"), x, by(_INNER)))
 
 
+def dotted_loader_name() -> bytes:
+    """Protocol 4 walks `storage._load_from_bytes` from `torch`: the allowed loader under another spelling.
+
+    `classify` joined module and name (allowed), the loader handling keyed on the tuple as written
+    (missed): the nested pickle was neither analysed nor reported.
+    """
+    return p4(u("torch") + u("storage._load_from_bytes") + b"\x93" + b"(" + by(_INNER) + b"tR")
+
+
+def scipy_state_via_rebuild_from_type() -> bytes:
+    """`_rebuild_from_type_v2(norm_gen, norm_gen, (), state)` calls `ret.__setstate__(state)` without BUILD."""
+    scipy_stats = pytest.importorskip("scipy.stats")
+    template = f"open({MARKER!r}, 'w').close()\n" + scipy_stats.norm._parse_arg_template
+    cls = g("scipy.stats._continuous_distns", "norm_gen")
+    state = b"}(" + u("_parse_arg_template") + u(template) + b"u"
+    return p4(call(g("torch._tensor", "_rebuild_from_type_v2"), cls, cls, b")", state))
+
+
 def scipy_parse_arg_template() -> bytes:
     """`rv_generic.__setstate__` exec()s `_parse_arg_template` from the state: a real scipy pickle, edited."""
     scipy_stats = pytest.importorskip("scipy.stats")
@@ -209,6 +227,8 @@ SAMPLES = {
     "memo-reused-getattr": memo_reused_getattr,
     "newobj-instance-hook": newobj_instance_hook,
     "scipy-parse-arg-template": scipy_parse_arg_template,
+    "dotted-loader-name": dotted_loader_name,
+    "scipy-state-via-rebuild-from-type": scipy_state_via_rebuild_from_type,
 }
 
 
@@ -383,3 +403,14 @@ def test_rv_generic_table_is_complete() -> None:
         obj = getattr(importlib.import_module(module), attr, None)
         if isinstance(obj, type) and issubclass(obj, rv_generic):
             assert name in RV_GENERIC, name
+
+
+def test_ufunc_reconstructed_loader_passed_on_is_flagged() -> None:
+    # NumPy 1.x: _ufunc_reconstruct('torch.storage', '_load_from_bytes') yields the loader as a value
+    blob = p4(
+        call(
+            g("collections", "defaultdict"),
+            call(g("numpy.core", "_ufunc_reconstruct"), u("torch.storage"), u("_load_from_bytes")),
+        )
+    )
+    assert _rules(blob).get("model.pickle.dangerous-callable") is Severity.CRITICAL

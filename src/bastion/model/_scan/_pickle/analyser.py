@@ -264,7 +264,7 @@ class PickleAnalyser:
             elif module in _compat_pickle.IMPORT_MAPPING:
                 module = _compat_pickle.IMPORT_MAPPING[module]
         g = Global(module, name, offset)
-        key = (module, name)
+        key = policy.call_key(module, name)
         if key in policy.DEFERRED:
             # Decided when called: getattr(AllowedEnum, 'MEMBER') is how enums pickle, a loader by its
             # payload. Each reference must be called directly (see _reference / _settle_pending).
@@ -274,6 +274,13 @@ class PickleAnalyser:
                 self._note(g)  # a loader is judged by name as well (pickle.loads is dangerous anyway)
         else:
             self._note(g)
+        return g
+
+    def _defer(self, g: Global) -> Global:
+        """A deferred callable produced by getattr & co. (not GLOBAL): its one reference must be called, too."""
+        if policy.call_key(g.module, g.name) in policy.DEFERRED:
+            g.deferred = True
+            self._pending[id(g)] = (g, 1)
         return g
 
     def _reference(self, g: Global) -> None:
@@ -294,7 +301,7 @@ class PickleAnalyser:
     def _settle_pending(self) -> None:
         """References to deferred callables that no direct call consumed: handed to something else."""
         for g, _count in self._pending.values():
-            if (g.module, g.name) in policy.LOADERS:
+            if policy.call_key(g.module, g.name) in policy.LOADERS:
                 self.ctx.add(
                     R.DANGEROUS_CALLABLE,
                     self._ptr(g.offset),
@@ -329,7 +336,7 @@ class PickleAnalyser:
         elif (
             isinstance(obj, Call)
             and isinstance(obj.func, Global)
-            and ((obj.func.module, obj.func.name) in policy.IMPORTERS)
+            and policy.call_key(obj.func.module, obj.func.name) in policy.IMPORTERS
             and isinstance(obj.args, tuple)
             and obj.args
             and isinstance(obj.args[0], str)
@@ -342,7 +349,7 @@ class PickleAnalyser:
             )
             return UNKNOWN
         self._note(g, f"{g.qualified}")
-        return g
+        return self._defer(g)
 
     # ------------------------------------------------------------------ expansion (billion laughs)
     def _shared(self, value: Any, pos: int) -> None:
@@ -398,7 +405,7 @@ class PickleAnalyser:
 
     def _call_inner(self, func: Any, args: Any, offset: int, opname: str) -> Any:
         if isinstance(func, Global):
-            key = (func.module, func.name)
+            key = policy.call_key(func.module, func.name)
             targs = args if isinstance(args, tuple) else ()
             if func.deferred:
                 self._consume(func)
@@ -420,7 +427,7 @@ class PickleAnalyser:
                 if len(targs) == 2 and isinstance(targs[0], str) and isinstance(targs[1], str):
                     g = Global(targs[0], targs[1], offset, via=func.qualified)
                     self._note(g)
-                    return g
+                    return self._defer(g)
                 self._note(func, f"{func.qualified}({render_args(targs)}) with computed target")
                 return UNKNOWN
             if key in policy.IMPORTERS:
@@ -435,7 +442,7 @@ class PickleAnalyser:
                     mod, _, name = spec.partition(":") if ":" in spec else spec.rpartition(".")
                     g = Global(mod, name or mod, offset, via=f"{func.qualified}({spec!r})")
                     self._note(g)
-                    return g
+                    return self._defer(g)
                 return UNKNOWN
             if key in policy.LOADERS:
                 self._nested(targs, offset, func.qualified)
@@ -468,7 +475,7 @@ class PickleAnalyser:
                 self._note(func, f"{func.qualified}({render_args(targs)}) (via {func.via})")
             return Call(func, args, offset)
         if isinstance(func, Call) and isinstance(func.func, Global):
-            key = (func.func.module, func.func.name)
+            key = policy.call_key(func.func.module, func.func.name)
             targs = args if isinstance(args, tuple) else ()
             if key in policy.ATTRGETTERS and targs and isinstance(func.args, tuple) and func.args:
                 obj: Any = targs[0]
@@ -495,6 +502,12 @@ class PickleAnalyser:
         """
         if func.via:
             return  # reached through getattr & co.: already judged by its exact name
+        if qualified == "torch._tensor._rebuild_from_type_v2" and len(targs) >= 4 and targs[3] is not None:
+            # ret.__setstate__(state) or setattr per item on ret, whose type is exactly new_type unless
+            # it is a tensor: scipy distributions exec() the template in their state there, too
+            new_type = targs[1]
+            if isinstance(new_type, Global) and policy.canonical(new_type.module, new_type.name) in policy.RV_GENERIC:
+                _check_rv_state(self, policy.canonical(new_type.module, new_type.name), targs[3], offset)
         spec = policy.APPLY_GADGETS.get(qualified)
         if spec is not None:
             at, args_at = spec
@@ -1088,7 +1101,7 @@ def _instance_class(obj: Call) -> str | None:
     return name
 
 
-def _check_rv_state(a: PickleAnalyser, obj: Call, state: Any, pos: int) -> None:
+def _check_rv_state(a: PickleAnalyser, cls: str, state: Any, pos: int) -> None:
     """BUILD on a scipy.stats distribution: its __setstate__ exec()s `state['_parse_arg_template']`.
 
     Only a dict whose template is one scipy generates is safe (policy.scipy_template_ok); any other
@@ -1101,7 +1114,7 @@ def _check_rv_state(a: PickleAnalyser, obj: Call, state: Any, pos: int) -> None:
     a.ctx.add(
         R.DANGEROUS_CALLABLE if isinstance(template, str) else R.UNRESOLVED_CALLABLE,
         a._ptr(pos),
-        f"BUILD on {render(obj.func)}: scipy's __setstate__ exec()s _parse_arg_template, and the pickled one "
+        f"state set on {cls}: scipy's __setstate__ exec()s _parse_arg_template, and the pickled one "
         f"is not a template scipy generates: {shown!r}",
         confidence=0.95,
         properties={"callable": "builtins.exec"},
@@ -1122,8 +1135,9 @@ def _build(a: PickleAnalyser, data: Any, pos: int, end: int, stack: list[Any], m
         )
     elif isinstance(obj, Call):
         obj.state = state
-        if _instance_class(obj) in policy.RV_GENERIC:
-            _check_rv_state(a, obj, state, pos)
+        cls = _instance_class(obj)
+        if cls in policy.RV_GENERIC:
+            _check_rv_state(a, cls, state, pos)
         if a.joblib and isinstance(obj.func, Global) and obj.func.qualified in _JOBLIB_WRAPPERS:
             stack[-1] = Unknown("joblib-array")
             return a._joblib_array(obj, data, pos + 1, end, (stack, marks, memo))

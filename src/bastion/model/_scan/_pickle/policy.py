@@ -339,6 +339,20 @@ def canonical(module: str, name: str) -> str:
     return ALIASES.get(qualified, qualified)
 
 
+def call_key(module: str, name: str) -> tuple[str, str]:
+    """`(module, name)` for the special-cased callables (GETATTRS, LOADERS, ...), however the pickle spelt it.
+
+    Protocol 4 resolves a dotted name by attribute walk, so `('torch', 'storage._load_from_bytes')`
+    is the same function as `('torch.storage', '_load_from_bytes')`; keyed by the tuple as written,
+    the former escaped the loader handling while `classify` (which joins the two) allowed it.
+    """
+    if "." not in name and f"{module}.{name}" not in ALIASES:
+        return (module, name)
+    qualified = canonical(module, name)
+    head, _, tail = qualified.rpartition(".")
+    return (head, tail)
+
+
 def classify(module: str, name: str, *, torchscript: bool = False) -> Verdict:
     """Decide one `module.name` reference.
 
