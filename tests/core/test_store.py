@@ -206,6 +206,28 @@ def test_migrations_idempotent_and_schema_matches(db_url: str, state_dir: Path) 
     s2.close()
 
 
+def test_head_constant_matches_the_packaged_migrations() -> None:
+    from bastion.core.store import _migrate
+
+    assert _migrate.head_revision() == _migrate.HEAD
+
+
+def test_opening_a_current_store_does_not_import_alembic(db_url: str, state_dir: Path) -> None:
+    """Every command opens the store: a current schema is recognised without Alembic's import cost."""
+    Store.open(db_url, state_dir=state_dir).close()
+    code = textwrap.dedent(
+        f"""
+        import sys
+        from pathlib import Path
+        from bastion.core.store import Store
+        Store.open({db_url!r}, state_dir=Path({str(state_dir)!r})).close()
+        print("alembic" in sys.modules)
+        """
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
 def test_newer_schema_is_refused(db_url: str, state_dir: Path) -> None:
     Store.open(db_url, state_dir=state_dir).close()
     s = Store.open(db_url, state_dir=state_dir)
