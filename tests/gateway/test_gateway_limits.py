@@ -170,7 +170,7 @@ def _self_signed(folder: Path) -> tuple[Path, Path]:
 
 
 def _wait(url: str, proc: subprocess.Popen[bytes], verify: Any = True) -> None:
-    deadline = time.time() + 30
+    deadline = time.time() + 120  # start-up compiles the PII detector (≈10 s on a loaded 2-core VM), per process
     while time.time() < deadline:
         if proc.poll() is not None:
             raise RuntimeError(f"gateway exited: {proc.stderr.read().decode()[-2000:] if proc.stderr else ''}")
