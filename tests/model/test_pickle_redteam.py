@@ -414,3 +414,68 @@ def test_ufunc_reconstructed_loader_passed_on_is_flagged() -> None:
         )
     )
     assert _rules(blob).get("model.pickle.dangerous-callable") is Severity.CRITICAL
+
+
+# ---------------------------------------------------------------------- techniques that were already caught
+def _joblib_object_array_payload() -> bytes:
+    import io
+
+    import joblib
+    import numpy as np
+
+    buf = io.BytesIO()
+    arr = np.empty(1, dtype=object)
+    arr[0] = _Reduce()
+    joblib.dump(arr, buf)
+    return buf.getvalue()
+
+
+class _Reduce:
+    """Pickles as os.system('true') (never loaded by these tests; the scanner must flag it)."""
+
+    def __reduce__(self) -> tuple[object, tuple[str]]:
+        return (os.system, ("true",))
+
+
+ALREADY_CAUGHT = {
+    "py2-builtin-getattr": lambda: b"c__builtin__\ngetattr\n(cos\nsystem\nS'x'\ntR.",
+    "py2-copy_reg-reconstructor": lambda: b"ccopy_reg\n_reconstructor\n(cos\nsystem\nc__builtin__\nobject\nNtR.",
+    "ext1-registry": lambda: b"\x80\x02\x82\x01(S'x'\ntR.",
+    "inst-memo-getattr": lambda: p4(
+        g("builtins", "getattr") + put(0) + b"0(" + g("zoneinfo", "ZoneInfo") + u("_unpickle") + b"ibuiltins\ngetattr\n"
+    ),
+    "obj-memo-getattr": lambda: p4(g("builtins", "getattr") + put(0) + b"0(" + get(0) + u("a") + u("b") + b"o"),
+    "newobj-ex-getattr": lambda: p4(g("builtins", "getattr") + b")}\x92"),
+    "stack-global-memo-strings": lambda: p4(
+        u("os") + put(0) + u("system") + put(1) + b"00" + get(0) + get(1) + b"\x93(" + u("x") + b"tR"
+    ),
+    "cyrillic-confusable-module": lambda: p4(u("\u043es") + u("system") + b"\x93(" + u("x") + b"tR"),
+    "numpy-load-allow-pickle": lambda: p4(call(g("numpy", "load"), u("x.npy"), b"\x88")),
+    "numpy-lib-npyio": lambda: p4(call(g("numpy.lib.npyio", "load"), u("x.npy"))),
+    "pandas-read-pickle": lambda: p4(call(g("pandas", "read_pickle"), u("x.pkl"))),
+    "torch-load": lambda: p4(call(g("torch", "load"), u("x.pt"))),
+    "joblib-load": lambda: p4(call(g("joblib", "load"), u("x.pkl"))),
+    "functools-partial": lambda: p4(call(g("functools", "partial"), g("numpy", "clip"))),
+    "operator-attrgetter": lambda: p4(call(call(g("operator", "attrgetter"), u("write_text")), g("pathlib", "Path"))),
+    "operator-methodcaller": lambda: p4(call(g("operator", "methodcaller"), u("touch"))),
+    "function-transformer-os-system": lambda: p4(
+        call(g("sklearn.preprocessing._function_transformer", "FunctionTransformer"), g("os", "system"))
+    ),
+    "numpy-vectorize-os-system": lambda: p4(call(g("numpy", "vectorize"), g("os", "system"))),
+    "nested-pickle-computed-payload": lambda: p4(
+        call(g("pickle", "loads"), call(g("_codecs", "encode"), u("cos\nsystem\n(S'x'\ntR."), u("latin1")))
+    ),
+    "torch-load-from-bytes-nested": lambda: p4(call(g("torch.storage", "_load_from_bytes"), by(_INNER))),
+    "persid-plain-pickle": lambda: p4(b"Pabc\n" + b"(" + u("x") + b"tR"),
+    "build-on-class": lambda: p4(g("numpy", "vectorize") + b"}(" + u("__call__") + g("os", "system") + b"ub"),
+    "copyreg-reconstructor-global-state": lambda: p4(
+        call(g("copyreg", "_reconstructor"), g("collections", "OrderedDict"), g("builtins", "dict"), g("os", "environ"))
+    ),
+    "joblib-object-array": _joblib_object_array_payload,
+}
+
+
+@pytest.mark.parametrize("name", sorted(ALREADY_CAUGHT))
+def test_known_technique_is_flagged(name: str) -> None:
+    blob = ALREADY_CAUGHT[name]()
+    assert _rules(blob), (name, scan_bytes(blob, "r.pkl"))
