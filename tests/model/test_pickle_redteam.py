@@ -479,3 +479,14 @@ ALREADY_CAUGHT = {
 def test_known_technique_is_flagged(name: str) -> None:
     blob = ALREADY_CAUGHT[name]()
     assert _rules(blob), (name, scan_bytes(blob, "r.pkl"))
+
+
+def test_build_state_planting_a_method_hook_is_flagged() -> None:
+    inst = instance_with("sklearn.linear_model._base", "LinearRegression", {"__new__": g("builtins", "slice")})
+    assert "model.pickle.unresolved-callable" in _rules(p4(inst))
+
+
+def test_build_slot_state_planting_a_method_hook_is_flagged() -> None:
+    inst = call(g("copyreg", "_reconstructor"), g("pathlib", "Path"), g("builtins", "object"), b"N")
+    blob = p4(inst + b"N}(" + u("__array__") + g("builtins", "slice") + b"u\x86b")
+    assert "model.pickle.unresolved-callable" in _rules(blob)

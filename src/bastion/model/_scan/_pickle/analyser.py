@@ -1101,6 +1101,20 @@ def _instance_class(obj: Call) -> str | None:
     return name
 
 
+def _check_hook_keys(a: PickleAnalyser, obj: Call, state: Any, pos: int) -> None:
+    """BUILD state that plants a method hook (`__new__`, `__array__`, ...) in an instance's __dict__."""
+    parts = state if isinstance(state, tuple) and len(state) == 2 else (state,)
+    keys = [k for part in parts if isinstance(part, dict) for k in part if isinstance(k, str)]
+    hooks = sorted(k for k in keys if k in policy.HOOK_STATE_KEYS)
+    if hooks:
+        a._unresolved(
+            pos,
+            f"BUILD on {render(obj)} sets {', '.join(hooks)} in the instance's __dict__: helpers that look "
+            "these up on the instance (copyreg._reconstructor's base.__new__/__init__, NumPy __array__, "
+            "torch __torch_function__) then call the planted value",
+        )
+
+
 def _check_rv_state(a: PickleAnalyser, cls: str, state: Any, pos: int) -> None:
     """BUILD on a scipy.stats distribution: its __setstate__ exec()s `state['_parse_arg_template']`.
 
@@ -1135,6 +1149,7 @@ def _build(a: PickleAnalyser, data: Any, pos: int, end: int, stack: list[Any], m
         )
     elif isinstance(obj, Call):
         obj.state = state
+        _check_hook_keys(a, obj, state, pos)
         cls = _instance_class(obj)
         if cls in policy.RV_GENERIC:
             _check_rv_state(a, cls, state, pos)

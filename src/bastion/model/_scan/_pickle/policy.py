@@ -287,6 +287,41 @@ CLASS_ARGS: dict[str, tuple[int, ...]] = {
 # `__bit_generator_ctor(x)` instantiates `x` when it is a type and looks a string up in a table.
 NAME_OR_CLASS_ARGS: dict[str, tuple[int, ...]] = {"numpy.random._pickle.__bit_generator_ctor": (0,)}
 
+# Instance attributes that Python code or C libraries look up on the *instance* (so its __dict__, set by
+# BUILD, wins over the class) and then call: `copyreg._reconstructor` runs `base.__new__` and
+# `base.__init__`, NumPy `__array__` & co., torch `overloaded_arg.__torch_function__`. No library
+# pickles such keys in an object's state; planting one turns an allowed helper into a call of whatever
+# value the state holds (the red team's `X.__new__ = getattr`). Data dunders (`__doc__`, which
+# numpy.vectorize keeps) are not listed.
+HOOK_STATE_KEYS = frozenset(
+    {
+        "__new__",
+        "__init__",
+        "__call__",
+        "__getattr__",
+        "__getattribute__",
+        "__setattr__",
+        "__setstate__",
+        "__getstate__",
+        "__reduce__",
+        "__reduce_ex__",
+        "__getnewargs__",
+        "__getnewargs_ex__",
+        "__torch_function__",
+        "__torch_dispatch__",
+        "__array__",
+        "__array_interface__",
+        "__array_struct__",
+        "__array_function__",
+        "__array_ufunc__",
+        "__array_wrap__",
+        "__array_finalize__",
+        "__array_prepare__",
+        "__class__",
+        "__dict__",
+    }
+)
+
 # scipy.stats distributions: `rv_generic.__setstate__` exec()s the pickled `_parse_arg_template`.
 # scipy builds that text from one fixed template, identifier shape names and one of two loc/scale
 # signatures; the state must hold exactly such a text (checked on BUILD), anything else is code.
