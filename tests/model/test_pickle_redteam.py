@@ -490,3 +490,16 @@ def test_build_slot_state_planting_a_method_hook_is_flagged() -> None:
     inst = call(g("copyreg", "_reconstructor"), g("pathlib", "Path"), g("builtins", "object"), b"N")
     blob = p4(inst + b"N}(" + u("__array__") + g("builtins", "slice") + b"u\x86b")
     assert "model.pickle.unresolved-callable" in _rules(blob)
+
+
+def test_rebuild_from_type_state_planting_a_hook_is_flagged() -> None:
+    est = g("sklearn.linear_model._base", "LinearRegression")
+    state = b"}(" + u("__new__") + g("builtins", "slice") + b"u"
+    blob = p4(call(g("torch._tensor", "_rebuild_from_type_v2"), est, est, b")", state))
+    assert "model.pickle.unresolved-callable" in _rules(blob)
+
+
+def test_rebuild_parameter_state_planting_a_hook_is_flagged() -> None:
+    state = b"}(" + u("__torch_function__") + g("builtins", "slice") + b"u"
+    blob = p4(call(g("torch._utils", "_rebuild_parameter_with_state"), b"N", b"\x89", b"}", state))
+    assert "model.pickle.unresolved-callable" in _rules(blob)

@@ -460,6 +460,7 @@ class PickleAnalyser:
                 qualified in policy.APPLY_GADGETS
                 or qualified in policy.CLASS_ARGS
                 or qualified in policy.NAME_OR_CLASS_ARGS
+                or qualified in _STATE_SETTERS
             ):
                 self._gadget_args(func, qualified, targs, offset)
             if (
@@ -502,6 +503,9 @@ class PickleAnalyser:
         """
         if func.via:
             return  # reached through getattr & co.: already judged by its exact name
+        if qualified in _STATE_SETTERS and len(targs) >= 4 and targs[3] is not None:
+            # these apply their last argument like BUILD (setattr per item, or __setstate__)
+            _check_hook_keys(self, Call(func, targs, offset), targs[3], offset)
         if qualified == "torch._tensor._rebuild_from_type_v2" and len(targs) >= 4 and targs[3] is not None:
             # ret.__setstate__(state) or setattr per item on ret, whose type is exactly new_type unless
             # it is a tensor: scipy distributions exec() the template in their state there, too
@@ -1087,6 +1091,8 @@ def _obj(a: PickleAnalyser, data: Any, pos: int, end: int, stack: list[Any], mar
     return pos + 1
 
 
+# Allowed helpers whose fourth argument is applied to the object they build as BUILD state would be.
+_STATE_SETTERS = frozenset({"torch._tensor._rebuild_from_type_v2", "torch._utils._rebuild_parameter_with_state"})
 _COPYREG_NEW = frozenset({"copyreg._reconstructor", "copyreg.__newobj__", "copyreg.__newobj_ex__"})
 
 
@@ -1102,14 +1108,17 @@ def _instance_class(obj: Call) -> str | None:
 
 
 def _check_hook_keys(a: PickleAnalyser, obj: Call, state: Any, pos: int) -> None:
-    """BUILD state that plants a method hook (`__new__`, `__array__`, ...) in an instance's __dict__."""
+    """State that plants a method hook (`__new__`, `__array__`, ...) in an instance's __dict__.
+
+    Checked for BUILD and for the torch helpers that apply a state argument (`_STATE_SETTERS`).
+    """
     parts = state if isinstance(state, tuple) and len(state) == 2 else (state,)
     keys = [k for part in parts if isinstance(part, dict) for k in part if isinstance(k, str)]
     hooks = sorted(k for k in keys if k in policy.HOOK_STATE_KEYS)
     if hooks:
         a._unresolved(
             pos,
-            f"BUILD on {render(obj)} sets {', '.join(hooks)} in the instance's __dict__: helpers that look "
+            f"state applied to {render(obj)} sets {', '.join(hooks)} in the instance's __dict__: helpers that look "
             "these up on the instance (copyreg._reconstructor's base.__new__/__init__, NumPy __array__, "
             "torch __torch_function__) then call the planted value",
         )
