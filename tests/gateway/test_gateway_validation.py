@@ -235,3 +235,20 @@ def test_bad_chat_bodies(served: Any, sqlite_store: Store, seen: list[Any], extr
     assert r.status_code == 400, r.text
     assert not seen and counting.calls == 0
     _intact(gw, sqlite_store)
+
+
+def test_reservation_is_given_back_when_the_upstream_fails(sqlite_store: Store, upstream_url: str) -> None:
+    settings = base_settings(
+        upstream_url, models=[{"name": "down", "upstream": "http://127.0.0.1:9/v1", "timeout": 5}], guards=[]
+    )
+    app = create_app(settings, sqlite_store)
+    key = issue(sqlite_store, "acme", "application", limits={"tokens_per_minute": 1000})
+    avoid_minute_edge()
+    with serve(app) as url:
+        for stream in (False, True, False):  # 900 reserved each time: only fits if each was given back
+            r = httpx.post(
+                url + "/v1/chat/completions",
+                headers=auth(key),
+                json={"model": "down", "messages": MSG, "max_tokens": 900, "stream": stream},
+            )
+            assert r.status_code == 502, r.text

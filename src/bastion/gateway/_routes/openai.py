@@ -238,9 +238,15 @@ async def _completion(request: Request, path: str, *, chat: bool) -> Response:
                 prompts = [await _guard_text(gw, request, chain, "input", p, who, model.name, vault) for p in prompts]
             body["prompt"] = prompts[0] if isinstance(body.get("prompt"), str) else prompts
     gw.note(request, decision="allowed", stream=stream)
-    if stream:
-        return await _stream(gw, request, who, model, path, body, chain, vault, chat, held)
-    data = _upstream_json(await _post(gw, model, path, body))
+    try:
+        if stream:
+            return await _stream(gw, request, who, model, path, body, chain, vault, chat, held)
+        data = _upstream_json(await _post(gw, model, path, body))
+    except ApiError as exc:
+        if exc.type == "upstream_error" and not held.settled:  # nothing was generated: give the reservation back
+            held.settled = True
+            await gw.settle_tokens(who, 0, held.tokens, held.at)
+        raise
     choices = data.get("choices")
     if isinstance(choices, list):
         for choice in choices:
