@@ -503,3 +503,44 @@ def test_rebuild_parameter_state_planting_a_hook_is_flagged() -> None:
     state = b"}(" + u("__torch_function__") + g("builtins", "slice") + b"u"
     blob = p4(call(g("torch._utils", "_rebuild_parameter_with_state"), b"N", b"\x89", b"}", state))
     assert "model.pickle.unresolved-callable" in _rules(blob)
+
+
+# ---------------------------------------------------------------------- joblib's old-format sidecar files
+def joblib_sidecar(filename: str) -> bytes:
+    """joblib < 0.10 NDArrayWrapper: joblib.load runs np.load(join(dir, filename), allow_pickle=True)."""
+    state = b"}(" + u("filename") + u(filename) + u("subclass") + g("numpy", "ndarray") + u("allow_mmap") + b"\x89u"
+    return p4(g("joblib.numpy_pickle_compat", "NDArrayWrapper") + b")\x81" + state + b"b")
+
+
+def test_joblib_sidecar_payload_really_runs(tmp_path: Path) -> None:
+    pytest.importorskip("joblib")
+    (tmp_path / "model.pkl").write_bytes(joblib_sidecar("weights.bin"))
+    (tmp_path / "weights.bin").write_bytes(_INNER)  # a plain pickle: np.load(allow_pickle=True) unpickles it
+    subprocess.run(
+        [sys.executable, "-c", "import joblib\ntry:\n    joblib.load('model.pkl')\nexcept Exception:\n    pass\n"],
+        cwd=tmp_path,
+        env={**os.environ, "HOME": str(tmp_path), "TMPDIR": str(tmp_path)},
+        timeout=120,
+        capture_output=True,
+        check=False,
+    )
+    assert (tmp_path / MARKER).exists()
+
+
+@pytest.mark.parametrize(
+    ("filename", "severity"),
+    [
+        ("weights.bin", Severity.HIGH),
+        ("/tmp/anything.npy", Severity.CRITICAL),
+        ("../other/x.npy", Severity.CRITICAL),
+        ("C:\\\\x.npy", Severity.CRITICAL),
+    ],
+)
+def test_joblib_sidecar_is_flagged(filename: str, severity: Severity) -> None:
+    worst = _worst(joblib_sidecar(filename))
+    assert worst is severity
+
+
+def test_joblib_sidecar_named_by_constructor_args_is_flagged() -> None:
+    blob = p4(call(g("joblib.numpy_pickle_compat", "NDArrayWrapper"), u("/etc/x.npy"), g("numpy", "ndarray")) + b"Nb")
+    assert _worst(blob) is Severity.CRITICAL

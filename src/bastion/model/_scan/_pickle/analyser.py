@@ -1124,6 +1124,40 @@ def _check_hook_keys(a: PickleAnalyser, obj: Call, state: Any, pos: int) -> None
         )
 
 
+# joblib < 0.10 wrappers: on BUILD, joblib.load reads `os.path.join(dirname, filename)`, the NDArrayWrapper
+# with `np.load(..., allow_pickle=True)`, which unpickles whatever that file holds.
+_JOBLIB_SIDECAR = frozenset({"joblib.numpy_pickle_compat.NDArrayWrapper", "joblib.numpy_pickle_compat.ZNDArrayWrapper"})
+
+
+def _check_sidecar(a: PickleAnalyser, obj: Call, cls: str, state: Any, pos: int) -> None:
+    """An old-format joblib array wrapper: joblib.load loads the file it names (a pickle, for NDArrayWrapper).
+
+    The file is outside this scan, so it is always a finding; a name that leaves the pickle's folder
+    (absolute, `..`, a drive) can reach any file on the machine and is critical.
+    """
+    filename: Any = _MISSING
+    if isinstance(state, dict) and "filename" in state:
+        filename = state["filename"]
+    elif isinstance(obj.func, Global) and isinstance(obj.args, tuple) and obj.args:
+        filename = obj.args[0]  # NDArrayWrapper(filename, subclass) called directly
+    if isinstance(filename, str):
+        parts = filename.replace("\\", "/").split("/")
+        escapes = filename.startswith(("/", "\\", "~")) or ":" in filename or ".." in parts or len(parts) > 1
+        a.ctx.add(
+            R.DANGEROUS_CALLABLE if escapes else R.UNRESOLVED_CALLABLE,
+            a._ptr(pos),
+            f"{cls} makes joblib.load read {printable(filename, 120)!r}"
+            + (" with np.load(allow_pickle=True), which unpickles it" if cls.endswith(".NDArrayWrapper") else "")
+            + ("; the path leaves the pickle's folder" if escapes else "; that file must be scanned as well"),
+            confidence=0.9,
+            properties={"callable": "numpy.load" if cls.endswith(".NDArrayWrapper") else cls},
+        )
+    else:
+        a._unresolved(
+            pos, f"{cls} with a file name the analyser cannot read ({render(filename)}): joblib.load opens it"
+        )
+
+
 def _check_rv_state(a: PickleAnalyser, cls: str, state: Any, pos: int) -> None:
     """BUILD on a scipy.stats distribution: its __setstate__ exec()s `state['_parse_arg_template']`.
 
@@ -1162,6 +1196,8 @@ def _build(a: PickleAnalyser, data: Any, pos: int, end: int, stack: list[Any], m
         cls = _instance_class(obj)
         if cls in policy.RV_GENERIC:
             _check_rv_state(a, cls, state, pos)
+        elif cls in _JOBLIB_SIDECAR:
+            _check_sidecar(a, obj, cls, state, pos)
         if a.joblib and isinstance(obj.func, Global) and obj.func.qualified in _JOBLIB_WRAPPERS:
             stack[-1] = Unknown("joblib-array")
             return a._joblib_array(obj, data, pos + 1, end, (stack, marks, memo))
