@@ -544,3 +544,23 @@ def test_joblib_sidecar_is_flagged(filename: str, severity: Severity) -> None:
 def test_joblib_sidecar_named_by_constructor_args_is_flagged() -> None:
     blob = p4(call(g("joblib.numpy_pickle_compat", "NDArrayWrapper"), u("/etc/x.npy"), g("numpy", "ndarray")) + b"Nb")
     assert _worst(blob) is Severity.CRITICAL
+
+
+def test_hook_key_after_the_dict_cap_is_still_seen() -> None:
+    junk = b"".join(u(f"k{i}") + b"N" for i in range(5000))
+    inst = call(
+        g("copyreg", "_reconstructor"),
+        g("sklearn.linear_model._base", "LinearRegression"),
+        g("builtins", "object"),
+        b"N",
+    )
+    state_setitems = b"}(" + junk + b"u" + u("__new__") + g("builtins", "slice") + b"s"
+    state_dict_op = b"(" + junk + u("__new__") + g("builtins", "slice") + b"d"
+    for state in (state_setitems, state_dict_op):
+        assert "model.pickle.unresolved-callable" in _rules(p4(inst + state + b"b"))
+
+
+def test_hook_key_in_a_pairs_state_is_flagged() -> None:
+    inst = call(g("copyreg", "_reconstructor"), g("torch.nn.modules.linear", "Identity"), g("builtins", "object"), b"N")
+    state = b"](" + u("__new__") + g("builtins", "slice") + b"\x86e"
+    assert "model.pickle.unresolved-callable" in _rules(p4(inst + state + b"b"))

@@ -169,6 +169,19 @@ def _maybe_str(value: Any) -> bool:
 _KEYS = frozenset({str, int, bytes, float, bool, type(None)})
 _ONE = (1, None)
 
+# Keys a symbolic dict keeps past its item caps: what BUILD/state checks look for (planted method
+# hooks, scipy's exec'd template, joblib's sidecar name). Without this a state padded with 4,096 junk
+# items (or a stream past `max_kept_items`) hid them. Bounded: a dict holds each key once.
+_WATCHED = policy.HOOK_STATE_KEYS | {"_parse_arg_template", "filename"}
+
+
+def _keep_watched(target: dict[Any, Any], items: list[Any], start: int) -> None:
+    """Store the watched keys among `items[start:]` (key, value pairs) that the caps dropped."""
+    for i in range(start, len(items) - 1, 2):
+        k = items[i]
+        if type(k) is str and k in _WATCHED:
+            target[k] = items[i + 1]
+
 
 class PickleAnalyser:
     """Analyses one pickle (and what it nests) into findings on a `ScanContext`.
@@ -736,6 +749,8 @@ class PickleAnalyser:
                             if type(stack[i]) in _KEYS:
                                 target[stack[i]] = stack[i + 1]
                         self._kept += (len(stack) - m) // 2
+                    elif type(target) is dict:
+                        _keep_watched(target, stack, m)
                     del stack[m:]
                     pos += 1
                 elif op == 0x5D:  # EMPTY_LIST
@@ -783,6 +798,8 @@ class PickleAnalyser:
                     ):
                         target[k] = v
                         self._kept += 1
+                    elif type(target) is dict and type(k) is str and k in _WATCHED:
+                        target[k] = v
                     pos += 1
                 elif op == 0x58:  # BINUNICODE
                     n = u32(data, pos + 1)[0]
@@ -1114,6 +1131,9 @@ def _check_hook_keys(a: PickleAnalyser, obj: Call, state: Any, pos: int) -> None
     """
     parts = state if isinstance(state, tuple) and len(state) == 2 else (state,)
     keys = [k for part in parts if isinstance(part, dict) for k in part if isinstance(k, str)]
+    if isinstance(state, list | tuple):
+        # a custom __setstate__ doing `self.__dict__.update(state)` (torch Module) also takes (key, value) pairs
+        keys += [p[0] for p in state if isinstance(p, tuple) and len(p) == 2 and isinstance(p[0], str)]
     hooks = sorted(k for k in keys if k in policy.HOOK_STATE_KEYS)
     if hooks:
         a._unresolved(
@@ -1382,6 +1402,8 @@ def _from_mark(a: PickleAnalyser, data: Any, pos: int, end: int, stack: list[Any
         for i in range(0, min(len(items), 2 * _LIST_KEEP), 2):
             if type(items[i]) in _KEYS:
                 d[items[i]] = items[i + 1]
+        if len(items) > 2 * _LIST_KEEP:
+            _keep_watched(d, items, 2 * _LIST_KEEP)
         stack.append(d)
     else:  # FROZENSET: hashing its members is where a shared graph hangs the loader
         stack.append(Unknown("frozenset"))
