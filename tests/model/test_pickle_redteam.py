@@ -564,3 +564,16 @@ def test_hook_key_in_a_pairs_state_is_flagged() -> None:
     inst = call(g("copyreg", "_reconstructor"), g("torch.nn.modules.linear", "Identity"), g("builtins", "object"), b"N")
     state = b"](" + u("__new__") + g("builtins", "slice") + b"\x86e"
     assert "model.pickle.unresolved-callable" in _rules(p4(inst + state + b"b"))
+
+
+def test_build_state_fetched_from_past_the_memo_cap_is_flagged() -> None:
+    from bastion.model._scan._pickle.analyser import PickleAnalyser
+    from bastion.model._scan.context import Limits, ScanContext
+
+    inst = instance_with("sklearn.linear_model._base", "LinearRegression", {})
+    state = b"}" + put(5) + b"(" + u("__new__") + g("builtins", "slice") + b"u0"
+    filler = b"".join(b"N" + put(i) + b"0" for i in range(5))  # memo keys 0..4 fill the (tiny) cap
+    blob = p4(filler + state + inst + get(5) + b"b")
+    ctx = ScanContext("t.pkl", Limits(max_memo=3))
+    PickleAnalyser(ctx).analyse(blob)
+    assert "model.pickle.unresolved-callable" in {f.rule_id for f in ctx.findings}

@@ -81,6 +81,9 @@ class PickleResult:
 
 
 _MISSING: Any = object()
+# What GET yields for a key the loader has but whose value was not kept (past the memo cap): BUILD
+# cannot verify such a state (a planted hook could hide there), so it says so.
+DROPPED = Unknown("memo value not kept past the memo cap")
 _INTERESTING = frozenset({str, Global, Call, ModuleRef})
 
 
@@ -137,7 +140,7 @@ class Memo:
         if value is not _MISSING:
             return value
         if self.has(key):
-            return UNKNOWN
+            return DROPPED
         raise Malformed(pos, f"{opname} of missing memo entry {key}")
 
     def fork(self) -> Memo:
@@ -1212,6 +1215,8 @@ def _build(a: PickleAnalyser, data: Any, pos: int, end: int, stack: list[Any], m
         )
     elif isinstance(obj, Call):
         obj.state = state
+        if state is DROPPED:
+            a._unresolved(pos, f"BUILD on {render(obj)} with a state fetched from past the memo cap: not verifiable")
         _check_hook_keys(a, obj, state, pos)
         cls = _instance_class(obj)
         if cls in policy.RV_GENERIC:
