@@ -577,3 +577,19 @@ def test_build_state_fetched_from_past_the_memo_cap_is_flagged() -> None:
     ctx = ScanContext("t.pkl", Limits(max_memo=3))
     PickleAnalyser(ctx).analyse(blob)
     assert "model.pickle.unresolved-callable" in {f.rule_id for f in ctx.findings}
+
+
+def _matrix() -> None:
+    """Print the worst severity per red-team sample (docs/model-scan.md runs this against old trees too)."""
+    samples = dict(SAMPLES)
+    samples["joblib-sidecar"] = lambda: joblib_sidecar("weights.bin")
+    samples["joblib-sidecar-abs"] = lambda: joblib_sidecar("/tmp/x.npy")
+    for name, build in samples.items():
+        worst = _worst(build())
+        print(f"{name:38s} {worst.name if worst else 'clean'}")
+    known = sum(1 for build in ALREADY_CAUGHT.values() if _rules(build()))
+    print(f"already-caught techniques flagged: {known}/{len(ALREADY_CAUGHT)}")
+
+
+if __name__ == "__main__":
+    _matrix()
