@@ -512,10 +512,13 @@ def joblib_sidecar(filename: str) -> bytes:
     return p4(g("joblib.numpy_pickle_compat", "NDArrayWrapper") + b")\x81" + state + b"b")
 
 
-def test_joblib_sidecar_payload_really_runs(tmp_path: Path) -> None:
+@pytest.mark.parametrize("absolute", [False, True])
+def test_joblib_sidecar_payload_really_runs(tmp_path: Path, absolute: bool) -> None:
     pytest.importorskip("joblib")
-    (tmp_path / "model.pkl").write_bytes(joblib_sidecar("weights.bin"))
-    (tmp_path / "weights.bin").write_bytes(_INNER)  # a plain pickle: np.load(allow_pickle=True) unpickles it
+    sidecar = tmp_path / "elsewhere" / "weights.bin" if absolute else tmp_path / "weights.bin"
+    sidecar.parent.mkdir(exist_ok=True)
+    sidecar.write_bytes(_INNER)  # a plain pickle: np.load(allow_pickle=True) unpickles it
+    (tmp_path / "model.pkl").write_bytes(joblib_sidecar(str(sidecar) if absolute else "weights.bin"))
     subprocess.run(
         [sys.executable, "-c", "import joblib\ntry:\n    joblib.load('model.pkl')\nexcept Exception:\n    pass\n"],
         cwd=tmp_path,
@@ -577,6 +580,13 @@ def test_build_state_fetched_from_past_the_memo_cap_is_flagged() -> None:
     ctx = ScanContext("t.pkl", Limits(max_memo=3))
     PickleAnalyser(ctx).analyse(blob)
     assert "model.pickle.unresolved-callable" in {f.rule_id for f in ctx.findings}
+
+
+def test_cython_unpickle_state_planting_a_hook_is_flagged() -> None:
+    state = b"(" + b"N" + b"}(" + u("__new__") + g("builtins", "slice") + b"ut"
+    seq = g("numpy.random.bit_generator", "SeedSequence")
+    blob = p4(call(g("numpy.random.bit_generator", "__pyx_unpickle_SeedSequence"), seq, b"K\x01", state))
+    assert "model.pickle.unresolved-callable" in _rules(blob)
 
 
 def _matrix() -> None:

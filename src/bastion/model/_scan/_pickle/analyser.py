@@ -477,6 +477,7 @@ class PickleAnalyser:
                 or qualified in policy.CLASS_ARGS
                 or qualified in policy.NAME_OR_CLASS_ARGS
                 or qualified in _STATE_SETTERS
+                or func.name.startswith("__pyx_unpickle_")
             ):
                 self._gadget_args(func, qualified, targs, offset)
             if (
@@ -519,6 +520,11 @@ class PickleAnalyser:
         """
         if func.via:
             return  # reached through getattr & co.: already judged by its exact name
+        if func.name.startswith("__pyx_unpickle_") and len(targs) >= 3 and isinstance(targs[2], tuple):
+            # Cython's generated unpickler ends with `result.__dict__.update(state[-1])` when it has one
+            for part in targs[2]:
+                if isinstance(part, dict):
+                    _check_hook_keys(self, Call(func, targs, offset), part, offset)
         if qualified in _STATE_SETTERS and len(targs) >= 4 and targs[3] is not None:
             # these apply their last argument like BUILD (setattr per item, or __setstate__)
             _check_hook_keys(self, Call(func, targs, offset), targs[3], offset)
