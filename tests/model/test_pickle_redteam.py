@@ -18,7 +18,13 @@ Techniques (see docs/model-scan.md, "Red team"):
 - apply gadgets: `numpy.random._pickle.__generator_ctor(arg, f)` calls `f(arg)`,
   `copyreg._reconstructor`/`__newobj__`/sklearn `newObj` call `__new__`/`__init__` looked up
   on what may be an instance;
-- scipy `rv_generic.__setstate__` exec()s `_parse_arg_template` from the pickled state.
+- scipy `rv_generic.__setstate__` exec()s `_parse_arg_template` from the pickled state (also reached
+  through `_rebuild_from_type_v2`'s state argument, without BUILD);
+- the protocol-4 dotted spelling `('torch', 'storage._load_from_bytes')` of the allowed loader;
+- joblib's old `NDArrayWrapper`, which makes `joblib.load` unpickle the file it names.
+
+`python tests/model/test_pickle_redteam.py` prints the worst severity per sample (run it with
+PYTHONPATH pointing at an older tree to see what that analyser made of them).
 """
 
 from __future__ import annotations
