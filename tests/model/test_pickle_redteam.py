@@ -609,3 +609,55 @@ def _matrix() -> None:
 
 if __name__ == "__main__":
     _matrix()
+
+
+# ---------------------------------------------------------------------- joblib shadow run: protocol carried over
+_SHADOW_PAYLOAD = b"\x8c\x08copy_reg\x8c\x0e_reconstructor\x93."
+
+
+def joblib_array_bytes_import_py2_name() -> bytes:
+    """A joblib array whose bytes, read by plain pickle.load of this protocol-4 stream, import `copy_reg`.
+
+    Protocol >= 3 does not map py2 names, so the loader imports a module literally named `copy_reg`
+    (a first stage planted it in the working directory); joblib.load reads the bytes as array data.
+    """
+    dtype = (
+        call(g("numpy", "dtype"), u("u1"), b"\x89", b"\x88")
+        + b"(K\x03X\x01\x00\x00\x00|NNNJ\xff\xff\xff\xffJ\xff\xff\xff\xffK\x00tb"
+    )
+    state = (
+        b"}("
+        + u("subclass")
+        + g("numpy", "ndarray")
+        + u("shape")
+        + b"K"
+        + bytes([len(_SHADOW_PAYLOAD)])
+        + b"\x85"
+        + u("order")
+        + u("C")
+        + u("dtype")
+        + dtype
+        + u("allow_mmap")
+        + b"\x89u"
+    )
+    return (
+        b"\x80\x04" + g("joblib.numpy_pickle", "NumpyArrayWrapper") + b")\x81" + state + b"b" + _SHADOW_PAYLOAD + b"."
+    )
+
+
+def test_joblib_shadow_run_keeps_the_stream_protocol() -> None:
+    assert _rules(joblib_array_bytes_import_py2_name())
+
+
+def test_joblib_shadow_payload_really_runs(tmp_path: Path) -> None:
+    (tmp_path / "model.pkl").write_bytes(joblib_array_bytes_import_py2_name())
+    (tmp_path / "copy_reg.py").write_text(f"open({MARKER!r}, 'w').close()\ndef _reconstructor(*a):\n    return None\n")
+    subprocess.run(
+        [sys.executable, "-c", _LOADER, "model.pkl"],
+        cwd=tmp_path,
+        env={**os.environ, "HOME": str(tmp_path), "TMPDIR": str(tmp_path), "PYTHONDONTWRITEBYTECODE": "1"},
+        timeout=120,
+        capture_output=True,
+        check=False,
+    )
+    assert (tmp_path / MARKER).exists()

@@ -893,6 +893,10 @@ class PickleAnalyser:
         shadow_ctx = self.ctx.child()
         sub = PickleAnalyser(shadow_ctx, join_pointer(self._ptr(pos), "as-plain-pickle"), depth=self.depth + 1)
         sub.shadow = True
+        # the same Unpickler reads on, so the protocol seen so far still decides name mapping: with a
+        # fresh proto of 0 the shadow mapped `copy_reg` onto the allowed `copyreg` while the loader of a
+        # protocol-4 stream imports a `copy_reg` module planted next to the artifact
+        sub.proto = self.proto
         sub._buffer = data
         stop = pos
         try:
