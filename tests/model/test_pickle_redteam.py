@@ -21,7 +21,9 @@ Techniques (see docs/model-scan.md, "Red team"):
 - scipy `rv_generic.__setstate__` exec()s `_parse_arg_template` from the pickled state (also reached
   through `_rebuild_from_type_v2`'s state argument, without BUILD);
 - the protocol-4 dotted spelling `('torch', 'storage._load_from_bytes')` of the allowed loader;
-- joblib's old `NDArrayWrapper`, which makes `joblib.load` unpickle the file it names.
+- joblib's old `NDArrayWrapper`, which makes `joblib.load` unpickle the file it names;
+- joblib array bytes read as opcodes by plain `pickle.load` naming a py2 module (`copy_reg`) planted
+  next to the file, which the shadow run mapped as if the stream were protocol 0.
 
 `python tests/model/test_pickle_redteam.py` prints the worst severity per sample (run it with
 PYTHONPATH pointing at an older tree to see what that analyser made of them).
@@ -600,15 +602,12 @@ def _matrix() -> None:
     samples = dict(SAMPLES)
     samples["joblib-sidecar"] = lambda: joblib_sidecar("weights.bin")
     samples["joblib-sidecar-abs"] = lambda: joblib_sidecar("/tmp/x.npy")
+    samples["joblib-shadow-py2-name"] = joblib_array_bytes_import_py2_name
     for name, build in samples.items():
         worst = _worst(build())
         print(f"{name:38s} {worst.name if worst else 'clean'}")
     known = sum(1 for build in ALREADY_CAUGHT.values() if _rules(build()))
     print(f"already-caught techniques flagged: {known}/{len(ALREADY_CAUGHT)}")
-
-
-if __name__ == "__main__":
-    _matrix()
 
 
 # ---------------------------------------------------------------------- joblib shadow run: protocol carried over
@@ -661,3 +660,7 @@ def test_joblib_shadow_payload_really_runs(tmp_path: Path) -> None:
         check=False,
     )
     assert (tmp_path / MARKER).exists()
+
+
+if __name__ == "__main__":
+    _matrix()
