@@ -662,5 +662,11 @@ def test_joblib_shadow_payload_really_runs(tmp_path: Path) -> None:
     assert (tmp_path / MARKER).exists()
 
 
+@pytest.mark.parametrize(("key", "ops"), [("append", b"Na"), ("extend", b"(Ne"), ("add", b"(N\x90")])
+def test_append_through_a_planted_instance_method_is_flagged(key: str, ops: bytes) -> None:
+    inst = instance_with("sklearn.linear_model._base", "LinearRegression", {key: g("builtins", "slice")})
+    assert "model.pickle.unresolved-callable" in _rules(p4(inst + ops))
+
+
 if __name__ == "__main__":
     _matrix()

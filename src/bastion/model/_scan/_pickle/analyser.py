@@ -175,7 +175,7 @@ _ONE = (1, None)
 # Keys a symbolic dict keeps past its item caps: what BUILD/state checks look for (planted method
 # hooks, scipy's exec'd template, joblib's sidecar name). Without this a state padded with 4,096 junk
 # items (or a stream past `max_kept_items`) hid them. Bounded: a dict holds each key once.
-_WATCHED = policy.HOOK_STATE_KEYS | {"_parse_arg_template", "filename"}
+_WATCHED = policy.HOOK_STATE_KEYS | {"_parse_arg_template", "filename", "append", "extend", "add"}
 
 
 def _keep_watched(target: dict[Any, Any], items: list[Any], start: int) -> None:
@@ -298,6 +298,22 @@ class PickleAnalyser:
             g.deferred = True
             self._pending[id(g)] = (g, 1)
         return g
+
+    def _append_hook(self, target: Call, names: tuple[str, ...], pos: int) -> None:
+        """APPEND(S)/ADDITEMS on an object that is not a list/set: the loader calls `target.<name>(items)`.
+
+        The method is looked up on the instance, so a BUILD that put `append`/`extend`/`add` in its
+        __dict__ makes the loader call the planted value with the pickle's items.
+        """
+        state = target.state
+        parts = state if isinstance(state, tuple) and len(state) == 2 else (state,)
+        planted = sorted({n for part in parts if isinstance(part, dict) for n in names if n in part})
+        if planted:
+            self._unresolved(
+                pos,
+                f"the loader calls {render(target)}.{planted[0]}(...) for APPEND/ADDITEMS, and BUILD put "
+                f"{', '.join(planted)} in that instance's __dict__",
+            )
 
     def _reference(self, g: Global) -> None:
         """GET/DUP pushed another reference to a deferred callable: it, too, must be called directly."""
@@ -710,6 +726,8 @@ class PickleAnalyser:
                     target = stack[m - 1]
                     if weights:
                         self._grow(target, stack[m:], pos)
+                    if type(target) is Call:
+                        self._append_hook(target, ("extend", "append"), pos)
                     if type(target) is list and len(target) < _LIST_KEEP and self._kept < limits.max_kept_items:
                         room = _LIST_KEEP - len(target)
                         items = stack[m : m + room]
@@ -790,6 +808,8 @@ class PickleAnalyser:
                     if type(target) is list and len(target) < _LIST_KEEP and self._kept < limits.max_kept_items:
                         target.append(v)
                         self._kept += 1
+                    elif type(target) is Call:
+                        self._append_hook(target, ("append",), pos)
                     pos += 1
                 elif op == 0x73:  # SETITEM
                     if len(stack) < 3:
@@ -1440,6 +1460,8 @@ def _additems(a: PickleAnalyser, data: Any, pos: int, end: int, stack: list[Any]
         raise Malformed(pos, "ADDITEMS without a set")
     if a._weights:
         a._weigh(stack[-1], items, pos)
+    if type(stack[-1]) is Call:
+        a._append_hook(stack[-1], ("add",), pos)
     return pos + 1
 
 
