@@ -83,3 +83,37 @@ def test_patterns_that_cannot_reach_the_threshold_are_skipped_consistently() -> 
     assert {(e.entity_type, e.start, e.end) for e in eng.find(text, min_score=0.5)} == {
         (e.entity_type, e.start, e.end) for e in det.engine.find(text, min_score=0.5)
     }
+
+
+def test_pattern_set_is_the_same_in_every_process() -> None:
+    """The compiled-database cache is keyed by the patterns: a set-ordered pattern missed it in every new
+    process (4 s of Hyperscan compile per CLI command and scan worker) and grew the cache without end."""
+    import os
+    import subprocess
+    import sys
+
+    code = "from bastion.data import catalog\nprint('\\n'.join(p.full_regex for p in catalog()))\n"
+    outs = set()
+    for seed in ("1", "2", "3"):
+        env = {**os.environ, "PYTHONHASHSEED": seed}
+        run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env)
+        outs.add(run.stdout)
+    assert len(outs) == 1 and outs.pop().count("\n") > 100
+
+
+def test_hyperscan_cache_keeps_only_the_newest_entries(tmp_path: object, monkeypatch: object) -> None:
+    import os
+    from pathlib import Path
+
+    import pytest
+
+    pytest.importorskip("hyperscan")
+    root = Path(str(tmp_path))
+    monkeypatch.setenv("BASTION_CACHE_DIR", str(root))  # type: ignore[attr-defined]
+    for i in range(12):
+        old = root / f"hs-{i:032d}.db"
+        old.write_bytes(b"x")
+        os.utime(old, (1000 + i, 1000 + i))
+    engine_mod._HyperscanPrefilter(list(catalog())[:3])
+    left = sorted(p.name for p in root.glob("hs-*.db"))
+    assert len(left) == engine_mod._CACHE_KEEP and f"hs-{0:032d}.db" not in left

@@ -36,7 +36,7 @@ _MONTH = r"(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[a-z]{0,6}\.?"
 _DL_CTX = ("driver", "license", "licence", "dl#", "dln", "driving")  # "DL 123" itself: us_driver_license_kw
 # the TLDs a bare domain may end with (validators.DOMAIN_TLDS): in the regex, so "john.smith" in
 # "john.smith@…" or "os.path" is no candidate and costs no validator call
-_TLDS = "|".join(sorted(DOMAIN_TLDS, key=len, reverse=True))
+_TLDS = "|".join(sorted(DOMAIN_TLDS, key=lambda t: (-len(t), t)))  # stable: the pattern keys a cache
 _PASSPORT_CTX = ("passport", "passport no", "passport#", "reisepass", "passeport", "pasaporte", "passaporto")
 SSN_CTX = ("ssn", "social security", "social sec", "ss#", "ss #", "ssn#")
 _TAX_CTX = ("tax", "tin", "taxpayer")

@@ -183,7 +183,7 @@ def deny_list_patterns(deny: Mapping[str, Sequence[str]]) -> list[Pattern]:
     for etype, terms in deny.items():
         if not terms:
             continue
-        alt = "|".join(re.escape(t) for t in sorted(set(terms), key=len, reverse=True))
+        alt = "|".join(re.escape(t) for t in sorted(set(terms), key=lambda t: (-len(t), t)))
         out.append(Pattern(name=f"deny:{etype.lower()}", entity_type=etype, regex=rf"\b(?:{alt})\b", score=1.0,
                            case_insensitive=True, description="deny list"))  # fmt: skip
     return out

@@ -85,6 +85,9 @@ class _HyperscanPrefilter:
         return hits
 
 
+_CACHE_KEEP = 8
+
+
 def _cache_path(exprs: Sequence[bytes]) -> Path | None:
     """Compiling ~250 patterns takes seconds; the serialized database loads in milliseconds."""
     root = os.environ.get("BASTION_CACHE_DIR") or os.path.join(
@@ -126,6 +129,10 @@ def _store_cached_db(exprs: Sequence[bytes], db: Any) -> None:
         tmp = path.with_suffix(f".{os.getpid()}.tmp")
         tmp.write_bytes(hyperscan.dumpb(db))
         os.replace(tmp, path)
+        # Each pattern set (a release, a custom recognizer file) has its own ~4 MB entry: keep the newest few.
+        entries = sorted(path.parent.glob("hs-*.db"), key=lambda f: f.stat().st_mtime, reverse=True)
+        for stale in entries[_CACHE_KEEP:]:
+            stale.unlink(missing_ok=True)
     except Exception:  # a cache is an optimisation; a read-only home must not break detection
         return
 
