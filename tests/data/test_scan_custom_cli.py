@@ -177,3 +177,13 @@ def test_recognizer_protocol_plugins_are_used() -> None:
     assert isinstance(Fixed(), Recognizer)
     det = Detector(recognizers=[Fixed()], names=False)
     assert [e.entity_type for e in det.detect("say abracadabra")] == ["SECRET_WORD"]
+
+
+def test_new_national_ids_are_sensitive_ids(tmp_path: Path) -> None:
+    """Korean RRNs, Turkish TCKNs and passport numbers are government IDs: high, like the US ones."""
+    p = tmp_path / "people.txt"
+    p.write_text("주민등록번호 850314-1234562\nTC Kimlik No: 31728459054\nPassport No: X12345678\n", encoding="utf-8")
+    rules = {f.properties["entity_type"]: f.rule_id for f in _scan(p)}
+    for etype in ("KR_RRN", "TR_TCKN"):
+        assert rules.get(etype) == "data.pii.sensitive-id", rules
+    assert any(r == "data.pii.sensitive-id" for t, r in rules.items() if "PASSPORT" in t), rules

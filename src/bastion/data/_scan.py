@@ -66,6 +66,7 @@ _SENSITIVE_IDS = frozenset(
         "US_SSN",
         "US_ITIN",
         "US_PASSPORT",
+        "PASSPORT_NUMBER",
         "US_DRIVER_LICENSE",
         "US_BANK_ROUTING",
         "US_MBI",
@@ -90,6 +91,8 @@ _SENSITIVE_IDS = frozenset(
         "ZA_ID",
         "CN_RESIDENT_ID",
         "MX_CURP",
+        "KR_RRN",
+        "TR_TCKN",
     ]
 )
 _TEXT_SUFFIXES = frozenset(
