@@ -104,13 +104,17 @@ def test_unreadable_and_looping_paths_become_findings(tmp_path: Path, store: Sto
     assert any(f.rule_id == "scan.unreadable" for f in report.findings)
 
 
+B32 = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
+
+
 def test_process_pool_path_with_the_registered_scanners(tmp_path: Path, store: Store) -> None:
     """Above the inline limit, scanners run in spawned worker processes; results must match inline."""
     root = tmp_path / "many"
     root.mkdir()
     for i in range(40):
         (root / f"cfg{i:02d}.env").write_text(
-            f"AWS_ACCESS_KEY_ID=AKIA{'ABCDEFGHJKLMNP'[i % 14]}QRSTUVWXYZ2345{i:02d}\n"
+            # key ids are base32 ([A-Z2-7]): the file number is spelled in that alphabet
+            f"AWS_ACCESS_KEY_ID=AKIA{'ABCDEFGHJKLMNP'[i % 14]}QRSTUVWXYZ234{B32[i // 32]}{B32[i % 32]}\n"
         )
     pooled = run_scan(root, store, load_policy(None), _options(workers=2, timeout_per_file=30))
     inline = run_scan(root, store, load_policy(None), _options(workers=1, timeout_per_file=30))
